@@ -23,4 +23,19 @@ export interface TransferManager {
    * first, then layers bottom-up); a digest asked for twice in a run is fetched once.
    */
   fetch(job: TransferJob): Promise<BlobInfo>;
+  /** Counters so far, as plain data (for --metrics-file); valid after a failed run too. */
+  stats(): TransferStats;
+}
+
+/** What the transfer engine did in a run. Attempts are HTTP requests for blob bytes, counted where they start. */
+export interface TransferStats {
+  readonly attempts: { readonly started: number; readonly succeeded: number; readonly failed: number; readonly cancelled: number };
+  /** Blobs by how they were obtained: fetched here, already cached, fetched by another process while we waited, failed. */
+  readonly blobs: { readonly fetched: number; readonly cached: number; readonly waited: number; readonly failed: number };
+  /** Retries scheduled (blob.retry events). */
+  readonly retries: number;
+  /** Bytes received from the network, failed attempts included. */
+  readonly bytesFetched: number;
+  /** Most response bodies open at once. */
+  readonly peakActive: number;
 }

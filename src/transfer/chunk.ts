@@ -1,0 +1,193 @@
+/**
+ * One byte range of one blob: its attempts under the scheduler, resumed from the byte reached, retried
+ * with backoff. The one level at which blob bodies are retried (aesthetics.md §8 trap 6).
+ */
+import type { Ingest } from '../cache/types.js';
+import type { RunContext } from '../context.js';
+import {
+  AbortedError,
+  NetworkError,
+  RangeMismatchError,
+  RetriesExhaustedError,
+  isRetryable,
+  retryAfterOf,
+} from '../errors.js';
+import { summarizeError } from '../events/bus.js';
+import type { ByteRange, Descriptor } from '../oci/descriptor.js';
+import { shortDigest } from '../oci/digest.js';
+import { guardBody } from './body.js';
+import type { HostBackoff } from './host-backoff.js';
+import type { TransferOptions } from './options.js';
+import type { BlobProgress } from './progress.js';
+import { retryDelay } from './retry.js';
+import type { Scheduler } from './scheduler.js';
+import type { StatsRecorder } from './stats.js';
+import type { BlobSource } from './types.js';
+
+export interface EngineDeps {
+  readonly ctx: RunContext;
+  readonly scheduler: Scheduler;
+  readonly backoff: HostBackoff;
+  readonly options: TransferOptions;
+  readonly stats: StatsRecorder;
+}
+
+/** The shared, mutable state of one blob's fetch while its ranges are in flight. */
+export interface BlobFetch {
+  readonly desc: Descriptor;
+  readonly source: BlobSource;
+  readonly ingest: Ingest;
+  /** The job's call order: the first element of every chunk's priority. */
+  readonly order: number;
+  readonly progress: BlobProgress;
+  /** Aborted by the run or when a sibling range failed for good. */
+  signal: AbortSignal;
+  /** True while this is the blob's only request in flight: then a 200 may be consumed as the whole blob. */
+  soleTask: boolean;
+  /** A storage URL the registry redirected to, reused for further ranges. */
+  location: URL | undefined;
+}
+
+/** 'range': the range is on disk. 'whole': the server sent the whole blob and it is on disk. */
+export type RangeResult = 'range' | 'whole';
+
+type Attempt =
+  | { readonly kind: 'paused' }
+  | { readonly kind: 'ok'; readonly written: number; readonly whole: boolean }
+  | { readonly kind: 'error'; readonly written: number; readonly whole: boolean; readonly error: unknown };
+
+/**
+ * Fetches `range` of the blob. mode 'range' sends Range headers and resumes from the byte reached;
+ * a server that ignores Range or answers another range throws RangeMismatchError for the caller to
+ * fall back on. mode 'whole' asks for the whole blob, no Range, from byte 0 on every attempt.
+ * `onRanged` is called once a 206 confirms the server honours Range (the caller starts sibling chunks).
+ */
+export async function fetchRange(
+  deps: EngineDeps,
+  blob: BlobFetch,
+  range: ByteRange,
+  index: number,
+  mode: 'range' | 'whole',
+  onRanged?: () => void,
+): Promise<RangeResult> {
+  const { ctx, options } = deps;
+  const key = blob.source.key;
+  let pos = range.start;
+  let failures = 0;
+  while (pos <= range.end) {
+    await deps.backoff.wait(key, blob.signal);
+    const from = mode === 'whole' ? 0 : pos;
+    const result = await deps.scheduler.run([blob.order, index], () => attempt(deps, blob, from, range.end, mode, onRanged));
+    if (result.kind === 'paused') continue; // another chunk hit a 429 while we queued: wait outside the slot
+    if (result.kind === 'ok' && result.whole) return 'whole';
+    if (!result.whole) pos += result.written;
+    if (result.kind === 'ok') continue; // a short 206: ask for the rest, no failure
+    const err = result.error;
+    if ((err instanceof RangeMismatchError && mode === 'range') || !isRetryable(err)) throw err;
+    failures++;
+    if (failures >= options.retries) {
+      throw new RetriesExhaustedError(`${shortDigest(blob.desc.digest)}: ${failures} attempts failed: ${errorMessage(err)}`, {
+        cause: err,
+        hint: 'the registry or the network kept failing; try again later, or raise --retries / --idle-timeout',
+      });
+    }
+    const retryAfter = retryAfterOf(err);
+    const delayMs = retryDelay(
+      { baseDelayMs: options.retryBaseDelayMs, maxDelayMs: options.retryMaxDelayMs, maxRetryAfterMs: options.maxRetryAfterMs },
+      failures,
+      retryAfter,
+      ctx.random,
+    );
+    blob.location = undefined; // a failing storage URL may have expired: go back through the registry
+    deps.stats.retried();
+    ctx.emit({
+      type: 'blob.retry',
+      digest: blob.desc.digest,
+      attempt: failures + 1,
+      maxAttempts: options.retries,
+      delayMs,
+      error: summarizeError(err),
+    });
+    // The registry said when to come back: that holds for every request to the host, not just ours.
+    if (retryAfter !== undefined) deps.backoff.pause(key, delayMs);
+    else await ctx.sleep(delayMs, blob.signal);
+  }
+  return 'range';
+}
+
+/** One request, run inside a scheduler slot: open, write the body positionally, destroy it on every path. */
+async function attempt(
+  deps: EngineDeps,
+  blob: BlobFetch,
+  pos: number,
+  end: number,
+  mode: 'range' | 'whole',
+  onRanged: (() => void) | undefined,
+): Promise<Attempt> {
+  const { signal, desc } = blob;
+  if (deps.backoff.remaining(blob.source.key) > 0) return { kind: 'paused' };
+  if (signal.aborted) return { kind: 'error', written: 0, whole: false, error: new AbortedError('interrupted') };
+  deps.stats.attemptStarted();
+  let written = 0;
+  let whole = mode === 'whole';
+  let body: { destroy(): void } | undefined;
+  try {
+    const asked = whole || (pos === 0 && end === desc.size - 1) ? undefined : { start: pos, end };
+    const response = await blob.source.open(desc, {
+      signal,
+      ...(asked ? { range: asked } : {}),
+      ...(blob.location ? { location: blob.location } : {}),
+    });
+    body = response.body;
+    noteLocation(blob, response.url);
+    let offset = pos;
+    let limit = end - pos + 1;
+    if (response.served === undefined) {
+      // 200: the whole blob from byte 0. Asked for without Range, that is exactly our range; asked for
+      // with one, the server ignored it (registry quirk: CDNs and proxies that drop Range).
+      if (asked && !blob.soleTask) throw new RangeMismatchError(`${desc.digest}: server ignored Range ${pos}-${end} and sent the whole blob`);
+      if (asked) whole = true;
+      offset = 0;
+      limit = desc.size;
+    } else {
+      const served = response.served;
+      const complete = served.start === 0 && served.end === desc.size - 1;
+      if (served.start !== pos || served.end < served.start || (whole && !complete)) {
+        throw new RangeMismatchError(`${desc.digest}: asked for bytes ${pos}-${end}, server sent ${served.start}-${served.end}`);
+      }
+      limit = Math.min(end, served.end) - pos + 1;
+      if (asked) onRanged?.();
+    }
+    const chunks = guardBody(response.body, { maxBytes: limit, idleTimeoutMs: deps.options.idleTimeoutMs, signal });
+    await blob.ingest.writeAt(offset, chunks, {
+      signal,
+      onBytes: (n) => {
+        written += n;
+        if (whole) blob.progress.addWhole(n, written);
+        else blob.progress.addRange(n);
+      },
+    });
+    if (written < limit) throw new NetworkError(`${desc.digest}: body ended after ${written} of ${limit} bytes`);
+    deps.stats.attemptEnded('succeeded');
+    return { kind: 'ok', written, whole };
+  } catch (err) {
+    const error = signal.aborted && !(err instanceof AbortedError) ? new AbortedError('interrupted', { cause: err }) : err;
+    deps.stats.attemptEnded(error instanceof AbortedError ? 'cancelled' : 'failed');
+    return { kind: 'error', written, whole, error };
+  } finally {
+    body?.destroy();
+  }
+}
+
+/**
+ * Keeps a redirected storage URL for the blob's later ranges, saving the registry round trip and its
+ * redirect; a response from the registry itself clears it.
+ */
+function noteLocation(blob: BlobFetch, url: URL): void {
+  const fromRegistry = url.host === blob.source.key && url.pathname.endsWith(`/blobs/${blob.desc.digest}`);
+  blob.location = fromRegistry ? undefined : url;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

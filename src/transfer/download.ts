@@ -1,0 +1,157 @@
+/**
+ * One blob, start to finish: claim it in the store (or find it there, or wait for the process fetching
+ * it), fetch the missing ranges — probe first, then chunks in parallel, or one stream when the server
+ * ignores Range — verify and commit. A digest mismatch drops the ingest and refetches once.
+ */
+import { coveredBytes } from '../cache/ledger.js';
+import type { BlobInfo, BlobStore, Ingest, LockHolder } from '../cache/types.js';
+import { AbortedError, IntegrityError, RangeMismatchError } from '../errors.js';
+import { summarizeError } from '../events/bus.js';
+import type { ByteRange } from '../oci/descriptor.js';
+import { fetchRange, type BlobFetch, type EngineDeps } from './chunk.js';
+import { planChunks } from './plan.js';
+import { createBlobProgress } from './progress.js';
+import type { TransferJob } from './types.js';
+
+export interface DownloadDeps extends EngineDeps {
+  readonly store: BlobStore;
+}
+
+/** Fetches one blob into the store and returns it committed; emits the blob.* events. */
+export async function downloadBlob(deps: DownloadDeps, job: TransferJob, order: number): Promise<BlobInfo> {
+  const { ctx, store } = deps;
+  const { desc } = job;
+  const tally = { fetched: 0 }; // network bytes over every attempt, for blob.done and the stats
+  try {
+    for (let attempt = 1; ; attempt++) {
+      let waited = false;
+      const outcome = await store.beginIngest(desc, {
+        signal: ctx.signal,
+        onWait: (holder) => {
+          waited = true;
+          ctx.emit({ type: 'blob.waiting', digest: desc.digest, holder: describeHolder(holder) });
+        },
+      });
+      if (outcome.kind === 'present') {
+        const from = outcome.waited || waited ? 'other-process' : 'cache';
+        if (from === 'cache') ctx.emit({ type: 'blob.cached', digest: desc.digest, size: outcome.info.size });
+        else ctx.emit({ type: 'blob.done', digest: desc.digest, size: outcome.info.size, from, bytesFetched: 0 });
+        deps.stats.blob(from === 'cache' ? 'cached' : 'waited', tally.fetched);
+        return outcome.info;
+      }
+      const result = await fetchIntoIngest(deps, job, order, outcome.ingest, attempt, tally);
+      if ('info' in result) {
+        ctx.emit({ type: 'blob.done', digest: desc.digest, size: result.info.size, from: 'network', bytesFetched: tally.fetched });
+        deps.stats.blob('fetched', tally.fetched);
+        return result.info;
+      }
+      // The store dropped the corrupt ingest. Refetch the whole blob once (pacote's rule): a proxy or
+      // disk glitch is worth one more try; a registry serving wrong bytes is not worth a loop.
+      if (attempt >= 2 || ctx.signal.aborted) throw result.corrupt;
+      deps.stats.retried();
+      ctx.emit({ type: 'blob.retry', digest: desc.digest, attempt: 2, maxAttempts: 2, delayMs: 0, error: summarizeError(result.corrupt) });
+    }
+  } catch (err) {
+    const error = ctx.signal.aborted && !(err instanceof AbortedError) ? new AbortedError('interrupted', { cause: err }) : err;
+    ctx.emit({ type: 'blob.failed', digest: desc.digest, error: summarizeError(error) });
+    deps.stats.blob('failed', tally.fetched);
+    throw error;
+  }
+}
+
+type IngestResult = { readonly info: BlobInfo } | { readonly corrupt: IntegrityError };
+
+/** Fills the ingest's missing ranges and commits it. Other failures keep the partial for a later resume. */
+async function fetchIntoIngest(
+  deps: DownloadDeps,
+  job: TransferJob,
+  order: number,
+  ingest: Ingest,
+  attempt: number,
+  tally: { fetched: number },
+): Promise<IngestResult> {
+  const { ctx, options } = deps;
+  const { desc } = job;
+  const ranges = planChunks(desc.size, ingest.completed(), options.chunkSize, options.minChunkedSize);
+  const resumedBytes = desc.size - coveredBytes(ranges);
+  const progress = createBlobProgress(ctx, desc.digest, desc.size, resumedBytes, options.progressIntervalMs);
+  ctx.emit({ type: 'blob.started', digest: desc.digest, size: desc.size, attempt, chunks: ranges.length, resumedBytes });
+  const blob: BlobFetch = {
+    desc,
+    source: job.source,
+    ingest,
+    order,
+    progress,
+    signal: ctx.signal,
+    soleTask: true,
+    location: undefined,
+  };
+  let committing = false;
+  try {
+    await fetchMissing(deps, blob, ranges);
+    progress.flush();
+    ctx.emit({ type: 'blob.verifying', digest: desc.digest });
+    committing = true;
+    return { info: await ingest.commit() };
+  } catch (err) {
+    if (committing && err instanceof IntegrityError) return { corrupt: err };
+    // Keep what landed: the ledger lets the next attempt or the next run resume from it.
+    await ingest.abort({ keepPartial: true }).catch(() => {});
+    throw err;
+  } finally {
+    tally.fetched += progress.fetched;
+  }
+}
+
+/**
+ * Probes with the first range; once a 206 shows the server honours Range, the other ranges are
+ * scheduled together (so this blob's chunks go before the next blob's). A server that ignores Range or
+ * answers the wrong one gets the whole blob as one stream instead.
+ */
+async function fetchMissing(deps: DownloadDeps, blob: BlobFetch, ranges: readonly ByteRange[]): Promise<void> {
+  const first = ranges[0];
+  if (!first) return;
+  try {
+    await fetchInParallel(deps, blob, first, ranges.slice(1));
+  } catch (err) {
+    if (!(err instanceof RangeMismatchError) || deps.ctx.signal.aborted) throw err;
+    deps.ctx.emit({ type: 'debug', scope: 'transfer', message: `${blob.desc.digest}: ${err.message}; fetching it as one stream` });
+    blob.signal = deps.ctx.signal;
+    blob.soleTask = true;
+    await fetchRange(deps, blob, { start: 0, end: blob.desc.size - 1 }, 0, 'whole');
+  }
+}
+
+async function fetchInParallel(deps: DownloadDeps, blob: BlobFetch, probe: ByteRange, rest: readonly ByteRange[]): Promise<void> {
+  const phase = new AbortController();
+  blob.signal = AbortSignal.any([deps.ctx.signal, phase.signal]);
+  blob.soleTask = true;
+  const settled: Promise<void>[] = [];
+  let firstError: { error: unknown } | undefined;
+  const track = (p: Promise<unknown>) => {
+    settled.push(
+      p.then(
+        () => {},
+        (error: unknown) => {
+          firstError ??= { error };
+          phase.abort(); // one range failed for good: stop its siblings, keep what they wrote
+        },
+      ),
+    );
+  };
+  const startRest = () => {
+    if (!blob.soleTask) return;
+    blob.soleTask = false;
+    rest.forEach((range, i) => track(fetchRange(deps, blob, range, i + 1, 'range')));
+  };
+  // A probe served whole (200) never calls startRest: its one stream covered every range.
+  track(fetchRange(deps, blob, probe, 0, 'range', rest.length > 0 ? startRest : undefined));
+  // startRest runs while the probe is in flight, so `settled` grows before the probe settles.
+  for (let i = 0; i < settled.length; i++) await settled[i];
+  if (firstError) throw firstError.error;
+}
+
+function describeHolder(holder: LockHolder): string {
+  const bytes = holder.bytes !== undefined ? `, ${holder.bytes} bytes so far` : '';
+  return `pid ${holder.pid} on ${holder.host}${bytes}`;
+}

@@ -1,0 +1,78 @@
+/** Transfer tuning: one DEFAULT_TRANSFER_OPTIONS, overridable per run (CLI flags, library callers). */
+import { UsageError } from '../errors.js';
+
+const MiB = 1024 * 1024;
+
+export interface TransferOptions {
+  /** Concurrent HTTP response bodies across the whole run (every image, blob and chunk shares them). */
+  readonly concurrency: number;
+  /** Bytes per Range request when a blob is split into chunks. */
+  readonly chunkSize: number;
+  /** Blobs smaller than this are fetched with one request (two chunks' worth unless set). */
+  readonly minChunkedSize: number;
+  /** Attempts per chunk, the first included, before the blob fails with RetriesExhaustedError. */
+  readonly retries: number;
+  /** A response body that delivers no bytes for this long is destroyed and resumed from the byte reached. */
+  readonly idleTimeoutMs: number;
+  /** At most one blob.progress event per blob per interval. */
+  readonly progressIntervalMs: number;
+  /** Backoff before the first retry; doubles per retry, with full jitter. */
+  readonly retryBaseDelayMs: number;
+  /** Ceiling of the exponential backoff. */
+  readonly retryMaxDelayMs: number;
+  /** Ceiling of a server's Retry-After we are willing to sleep through. */
+  readonly maxRetryAfterMs: number;
+}
+
+export const DEFAULT_TRANSFER_OPTIONS: TransferOptions = {
+  // docker's max-concurrent-downloads and containerd's max_concurrent_downloads are 3 per daemon,
+  // ggcr's 4, c/image's 6 layers; we count bodies (chunks included), so start higher, to be tuned by
+  // `npm run bench` (docs/benchmarks.md).
+  concurrency: 8,
+  // 16 MiB: large enough that per-request latency (TLS, auth, a CDN redirect) is a small share of a
+  // chunk on a fast link, small enough that a 100 MiB layer fills several slots. kraken uses 4 MB pieces.
+  chunkSize: 16 * MiB,
+  // Derived from chunkSize when not given (see resolveTransferOptions): a blob under two chunks gains
+  // nothing from splitting.
+  minChunkedSize: 32 * MiB,
+  // docker's max-download-attempts and containerd's request maxAttempts are both 5.
+  retries: 5,
+  // docker and containerd close idle connections after 30 s; none of them has a read-idle timeout on a
+  // body, which is why a stalled pull hangs forever (anchors-pullers.md §4.7).
+  idleTimeoutMs: 30_000,
+  // ≤ 10 events/s per blob: docker's progress reader updates at most every 100 ms.
+  progressIntervalMs: 100,
+  // regclient starts its host backoff at 0.1 s and c/image reconnects after 1 s; 200 ms sits between.
+  retryBaseDelayMs: 200,
+  // regclient caps its backoff at 30 s.
+  retryMaxDelayMs: 30_000,
+  // c/image caps Retry-After at 60 s; a longer wait (Docker Hub's 6 h window) is better reported than slept.
+  maxRetryAfterMs: 60_000,
+};
+
+/** Returns complete options from a partial set, deriving minChunkedSize from chunkSize; UsageError on nonsense. */
+export function resolveTransferOptions(partial: Partial<TransferOptions> = {}): TransferOptions {
+  const chunkSize = partial.chunkSize ?? DEFAULT_TRANSFER_OPTIONS.chunkSize;
+  const options: TransferOptions = {
+    ...DEFAULT_TRANSFER_OPTIONS,
+    ...partial,
+    minChunkedSize: partial.minChunkedSize ?? 2 * chunkSize,
+  };
+  for (const [name, min] of [
+    ['concurrency', 1],
+    ['chunkSize', 1],
+    ['minChunkedSize', 0],
+    ['retries', 1],
+    ['idleTimeoutMs', 1],
+    ['progressIntervalMs', 0],
+    ['retryBaseDelayMs', 0],
+    ['retryMaxDelayMs', 0],
+    ['maxRetryAfterMs', 0],
+  ] as const) {
+    const value = options[name];
+    if (!Number.isFinite(value) || value < min || !Number.isInteger(value)) {
+      throw new UsageError(`transfer option ${name} must be an integer ≥ ${min}, got ${value}`);
+    }
+  }
+  return options;
+}
