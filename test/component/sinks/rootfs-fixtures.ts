@@ -1,0 +1,136 @@
+/**
+ * Hand-built layer tars for the rootfs tests: entries are written verbatim and in the given order (names
+ * such as "../../x" or "/etc/x" included), so hostile archives can be expressed directly. Also a tree
+ * snapshot (type, mode, owner, mtime, content or target, inode groups) for golden comparisons and for
+ * proving a sentinel directory outside the root was not touched.
+ */
+import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import * as tarStream from 'tar-stream';
+import { applyLayer, type ApplyLayerResult, type LayerWarning } from '../../../src/sinks/apply-layer.js';
+import type { DeferredModes } from '../../../src/sinks/rootfs-metadata.js';
+
+export interface RawEntry {
+  readonly name: string;
+  readonly type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
+  readonly content?: string;
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly mtime?: Date;
+  readonly linkname?: string;
+  readonly devmajor?: number;
+  readonly devminor?: number;
+  readonly pax?: Record<string, string>;
+}
+
+/** A fixed, recognisable mtime (2001-09-09T01:46:40Z) so "the header's mtime was applied" is checkable. */
+export const T1 = new Date(1_000_000_000_000);
+export const T2 = new Date(1_200_000_000_000);
+
+/** Returns the tar of `entries`, verbatim and in order. */
+export async function tarOf(entries: readonly RawEntry[]): Promise<Buffer> {
+  const pack = tarStream.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c: unknown) => void chunks.push(c as Buffer));
+  const done = new Promise<void>((resolve, reject) => {
+    pack.on('end', resolve);
+    pack.on('error', reject);
+  });
+  for (const e of entries) {
+    const type = e.type ?? 'file';
+    const header: Partial<tarStream.Header> & { name: string } = {
+      name: e.name,
+      type,
+      mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      mtime: e.mtime ?? T1,
+      ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
+      ...(e.devmajor !== undefined ? { devmajor: e.devmajor, devminor: e.devminor ?? 0 } : {}),
+      ...(e.pax ? { pax: e.pax } : {}),
+    };
+    await new Promise<void>((resolve, reject) => {
+      const cb = (err?: Error | null): void => (err ? reject(err) : resolve());
+      if (type === 'file') pack.entry(header, Buffer.from(e.content ?? ''), cb);
+      else pack.entry(header, cb);
+    });
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+export interface ApplyOptions {
+  readonly isRoot?: boolean;
+  readonly warnings?: LayerWarning[];
+  readonly deferredModes?: DeferredModes;
+}
+
+/** Applies the tar of `entries` to `root` with applyLayer. */
+export async function applyEntries(root: string, entries: readonly RawEntry[], options: ApplyOptions = {}): Promise<ApplyLayerResult> {
+  const tar = await tarOf(entries);
+  return applyLayer(root, Readable.from([tar]), {
+    isRoot: options.isRoot ?? true,
+    signal: new AbortController().signal,
+    onWarning: (w) => options.warnings?.push(w),
+    ...(options.deferredModes ? { deferredModes: options.deferredModes } : {}),
+  });
+}
+
+/** One line per path, sorted: "path type mode uid:gid mtime detail", detail = content, link target or device. */
+export async function snapshot(dir: string, options: { times?: boolean } = {}): Promise<string[]> {
+  const lines: string[] = [];
+  async function walk(rel: string): Promise<void> {
+    const path = rel === '' ? dir : join(dir, rel);
+    const st = await lstat(path);
+    const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+    const time = options.times === false ? '' : ` ${st.mtime.toISOString()}`;
+    let kind: string;
+    let detail = '';
+    if (st.isDirectory()) kind = 'dir';
+    else if (st.isSymbolicLink()) {
+      kind = 'symlink';
+      detail = ` -> ${await readlink(path)}`;
+    } else if (st.isFile()) {
+      kind = 'file';
+      detail = ` ${JSON.stringify((await readFile(path)).toString('utf8'))}${st.nlink > 1 ? ` nlink=${st.nlink}` : ''}`;
+    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      kind = st.isCharacterDevice() ? 'chardev' : 'blockdev';
+      detail = ` ${Math.floor(st.rdev / 256)}:${st.rdev % 256}`;
+    } else kind = st.isFIFO() ? 'fifo' : 'other';
+    lines.push(`${rel || '.'} ${kind} ${kind === 'symlink' ? '-' : mode} ${st.uid}:${st.gid}${kind === 'symlink' ? '' : time}${detail}`);
+    if (st.isDirectory()) for (const child of (await readdir(path)).sort()) await walk(rel === '' ? child : `${rel}/${child}`);
+  }
+  await walk('');
+  return lines;
+}
+
+export interface Playground {
+  /** The parent of root and sentinel. */
+  readonly base: string;
+  /** Where layers are applied. */
+  readonly root: string;
+  /** A directory outside the root that hostile layers aim at; must stay byte-for-byte the same. */
+  readonly sentinel: string;
+  /** Snapshot of the sentinel and of the base listing, taken at creation. */
+  readonly before: readonly string[];
+  /** Returns the current snapshot to compare with `before`. */
+  outside(): Promise<string[]>;
+  cleanup(): Promise<void>;
+}
+
+/** Creates base/{root,sentinel}; the sentinel holds a file, a subdirectory and an "etc/passwd". */
+export async function createPlayground(): Promise<Playground> {
+  const base = await mkdtemp(join(tmpdir(), 'dray-rootfs-'));
+  const root = join(base, 'root');
+  const sentinel = join(base, 'sentinel');
+  await mkdir(root);
+  await mkdir(join(sentinel, 'etc'), { recursive: true });
+  await writeFile(join(sentinel, 'keep'), 'sentinel file\n', { mode: 0o644 });
+  await writeFile(join(sentinel, 'etc', 'passwd'), 'root:x:0:0::/root:/bin/sh\n', { mode: 0o644 });
+  const outside = async (): Promise<string[]> => [...(await snapshot(sentinel)), `base: ${(await readdir(base)).sort().join(',')}`];
+  return { base, root, sentinel, before: await outside(), outside, cleanup: () => rm(base, { recursive: true, force: true }) };
+}
