@@ -1,0 +1,103 @@
+/**
+ * Authentication for one registry origin (ecosystem.md §3): remembers the registry's challenge (from the
+ * ping or any 401), attaches Basic credentials or a bearer token to requests for that origin only, and on
+ * a 401 fetches a token for the challenge's scope and replays once. A second 401/403 is an AuthError
+ * whose hint names the credential source tried, never the secret. Requests to other origins (storage,
+ * CDNs) pass through untouched.
+ */
+import type { Challenge } from '../auth/challenge.js';
+import { parseChallenges, selectChallenge } from '../auth/challenge.js';
+import type { TokenCache, TokenRequest } from '../auth/token-cache.js';
+import { basicAuthorization, credentialHint } from '../auth/token-cache.js';
+import { toRegistryError } from './errors.js';
+import { destroyBody, discardBody } from './read-body.js';
+import type { CredentialLookup, Credentials, HttpRequest, Middleware, Send } from './types.js';
+
+export interface AuthOptions {
+  /** The registry's origin ("https://ghcr.io"); only requests to it are authenticated. */
+  readonly origin: string;
+  readonly credentials?: CredentialLookup;
+  readonly tokens: TokenCache;
+}
+
+/**
+ * Returns the auth middleware. Its state (challenge, credentials) lives outside the returned function,
+ * so one instance can wrap several pipelines (with and without retry) of the same registry.
+ */
+export function withAuth(options: AuthOptions): Middleware {
+  const host = new URL(options.origin).host;
+  let challenge: Challenge | undefined;
+  /** The scope a 401 asked for, per request scope, so later requests ask for the right token first. */
+  const scopeFor = new Map<string, string>();
+  let creds: Promise<Credentials | undefined> | undefined;
+  const lookup = (): Promise<Credentials | undefined> => (creds ??= options.credentials?.(host) ?? Promise.resolve(undefined));
+
+  const tokenRequest = (c: Challenge, scope: string, credentials: Credentials | undefined, req: HttpRequest): TokenRequest | undefined => {
+    const realm = c.params.realm;
+    if (realm === undefined || realm === '') return undefined;
+    return {
+      realm,
+      scope,
+      registry: host,
+      ...(c.params.service ? { service: c.params.service } : {}),
+      ...(credentials ? { credentials } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
+    };
+  };
+
+  /** Returns the Authorization value for `req` under challenge `c`, or undefined when there is none to send. */
+  const authorize = async (c: Challenge | undefined, scope: string | undefined, req: HttpRequest): Promise<{ header: string; token?: TokenRequest } | undefined> => {
+    if (c === undefined) return undefined;
+    const credentials = await lookup();
+    if (c.scheme === 'basic') {
+      if (credentials?.username === undefined || credentials.password === undefined) return undefined;
+      return { header: basicAuthorization(credentials.username, credentials.password) };
+    }
+    if (scope === undefined) return undefined;
+    const token = tokenRequest(c, scope, credentials, req);
+    if (token === undefined) return undefined;
+    return { header: `Bearer ${await options.tokens.get(token)}`, token };
+  };
+
+  return (next: Send): Send => async (req) => {
+    if (req.url.origin !== options.origin || hasAuthorization(req)) return next(req);
+    const preScope = req.scope === undefined ? undefined : (scopeFor.get(req.scope) ?? req.scope);
+    const pre = await authorize(challenge, preScope, req);
+    const res = await next(withAuthorization(req, pre?.header));
+    if (res.status !== 401 && res.status !== 403) return res;
+    if (res.url.origin !== options.origin) return res; // a storage host's refusal is the caller's to handle
+
+    const fresh = res.status === 401 ? selectChallenge(parseChallenges(res.headers['www-authenticate'] ?? '')) : undefined;
+    // registry quirk (gcr.io): a resource 401 may lack WWW-Authenticate; the ping's challenge still applies (c/image).
+    challenge = fresh ?? challenge;
+    const scope = fresh?.params.scope ?? preScope;
+    if (req.scope !== undefined && scope !== undefined && scope !== req.scope) scopeFor.set(req.scope, scope);
+    if (pre?.token !== undefined) options.tokens.invalidate(pre.token, pre.header.slice('Bearer '.length));
+    let retry: Awaited<ReturnType<typeof authorize>>;
+    try {
+      retry = res.status === 401 ? await authorize(challenge, scope, req) : undefined;
+    } catch (err) {
+      destroyBody(res.body); // the token server refused: its error wins, the registry's 401 body is noise
+      throw err;
+    }
+    if (retry === undefined) {
+      // Nothing new to try: a scope-less request (the ping) hands the 401 back; anything else is refused.
+      if (req.scope === undefined && res.status === 401 && pre === undefined) return res;
+      throw await toRegistryError(req, res, { hint: credentialHint(host, await lookup()) });
+    }
+    await discardBody(res.body);
+    const replay = await next(withAuthorization(req, retry.header));
+    if (replay.status !== 401 && replay.status !== 403) return replay;
+    if (replay.url.origin !== options.origin) return replay;
+    if (retry.token !== undefined) options.tokens.invalidate(retry.token, retry.header.slice('Bearer '.length));
+    throw await toRegistryError(req, replay, { hint: credentialHint(host, await lookup()) });
+  };
+}
+
+function hasAuthorization(req: HttpRequest): boolean {
+  return Object.keys(req.headers).some((name) => name.toLowerCase() === 'authorization');
+}
+
+function withAuthorization(req: HttpRequest, header: string | undefined): HttpRequest {
+  return header === undefined ? req : { ...req, headers: { ...req.headers, authorization: header } };
+}
