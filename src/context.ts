@@ -19,7 +19,7 @@ export interface RunContext {
   readonly random: () => number;
 }
 
-/** Returns a context on real time: performance.now, unref'd timers, Math.random. */
+/** Returns a context on real time: performance.now, real timers, Math.random. */
 export function createRunContext(options: { emit?: Emit; signal?: AbortSignal } = {}): RunContext {
   const signal = options.signal ?? new AbortController().signal;
   return {
@@ -33,7 +33,9 @@ export function createRunContext(options: { emit?: Emit; signal?: AbortSignal } 
 
 async function realSleep(ms: number, signal: AbortSignal): Promise<void> {
   try {
-    await delay(ms, undefined, { signal, ref: false });
+    // ref'd on purpose: an awaited backoff is the only thing keeping the loop alive between attempts;
+    // an unref'd one lets the process exit 0 mid-retry
+    await delay(ms, undefined, { signal });
   } catch (err) {
     if (signal.aborted) throw new AbortedError('interrupted', { cause: err });
     throw err;

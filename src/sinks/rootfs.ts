@@ -63,7 +63,6 @@ export function createRootfsSink(dest: string, deps: RootfsSinkDeps, options: Ro
       stream.destroy();
     }
     applied++;
-    deps.emit?.({ type: 'export.layer', ref: img.ref.toString(), order: index, digest: blob.digest });
   }
 
   return {
