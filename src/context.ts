@@ -2,6 +2,7 @@
  * RunContext: everything time-, randomness- and event-shaped that core code needs, injected so tests
  * control it (no global logger, no real sleeps in unit tests).
  */
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Emit } from './events/types.js';
 import { AbortedError } from './errors.js';
@@ -22,6 +23,8 @@ export interface RunContext {
 /** Returns a context on real time: performance.now, real timers, Math.random. */
 export function createRunContext(options: { emit?: Emit; signal?: AbortSignal } = {}): RunContext {
   const signal = options.signal ?? new AbortController().signal;
+  // every in-flight request and sleep of the run listens on this one signal: hundreds is normal, not a leak
+  setMaxListeners(0, signal);
   return {
     emit: options.emit ?? (() => {}),
     signal,
