@@ -1,7 +1,7 @@
 /**
  * A RegistryClient decorator that serves manifests from the cache according to the pull policy
  * (issue 4): `always` asks the registry one HEAD per tag (Docker Hub does not count HEADs against its
- * quota) and GETs only manifests the cache lacks; `missing` trusts refs/ for tags already resolved;
+ * quota) for tags it has resolved before and GETs only manifests the cache lacks; `missing` trusts refs/ for tags already resolved;
  * `never` touches no network at all. Manifests by digest come from the cache whenever present, since
  * the cache only holds verified bytes.
  */
@@ -41,15 +41,20 @@ export function withCachedManifests(client: RegistryClient, store: BlobStore, po
         if (policy === 'never') throw offline(ref, `manifest ${reference} of ${ref.name}`);
         return client.getManifest(ref, reference, signal);
       }
+      const record = await store.readRef(ref.toString());
       if (policy !== 'always') {
-        const record = await store.readRef(ref.toString());
         const cached = record ? await fromCache(record.digest) : undefined;
         if (cached) return cached;
         if (policy === 'never') throw offline(ref, ref.toString());
       }
-      const head = await client.headManifest(ref, signal).catch(() => undefined);
-      const cached = head ? await fromCache(head.digest) : undefined;
-      return cached ?? client.getManifest(ref, reference, signal);
+      // A tag seen before: one HEAD (free against Docker Hub's quota) tells whether the cached manifest
+      // is still current. A tag never seen needs the GET anyway, so a HEAD first would only add a round trip.
+      if (record) {
+        const head = await client.headManifest(ref, signal).catch(() => undefined);
+        const cached = head ? await fromCache(head.digest) : undefined;
+        if (cached) return cached;
+      }
+      return client.getManifest(ref, reference, signal);
     },
   };
 }
