@@ -17,14 +17,15 @@ export interface OutputSpec {
 /** Returns the sink writing `spec.format` to `spec.dest`. */
 export function createOutputSink(spec: OutputSpec, deps: SinkDeps & { emit: Emit; isRoot: boolean }): ImageSink {
   const { dest } = spec;
+  const platforms = spec.allPlatforms ? { allPlatforms: true } : {};
   switch (spec.format) {
     case 'docker-archive':
       return createDockerArchiveSink(dest, deps, {});
     case 'oci-archive':
-      return createOciArchiveSink(dest, deps, {});
+      return createOciArchiveSink(dest, deps, platforms);
     case 'oci':
       if (typeof dest !== 'string') throw new UsageError('an OCI layout is a directory and cannot be streamed', { hint: 'use --format oci-archive or docker-archive with -o -' });
-      return createOciLayoutSink(dest, deps, { ...(spec.allPlatforms ? { allPlatforms: true } : {}) });
+      return createOciLayoutSink(dest, deps, platforms);
     case 'rootfs':
       if (typeof dest !== 'string') throw new UsageError('a root filesystem is a directory and cannot be streamed', { hint: 'give -o a directory path' });
       return createRootfsSink(dest, deps, {});
