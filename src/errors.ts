@@ -81,6 +81,12 @@ export class AuthError extends RegistryError {
   override readonly exitCode = ExitCode.Auth;
 }
 
+/** A credential source failed before any registry was asked: a credential helper that is missing, failed or timed out. */
+export class CredentialsError extends PullError {
+  readonly code = 'ERR_CREDENTIALS';
+  readonly exitCode = ExitCode.Auth;
+}
+
 /** 429 Too Many Requests; `retryAfterMs` comes from Retry-After when the registry sent one. */
 export class RateLimitedError extends RegistryError {
   override readonly code = 'ERR_RATE_LIMITED';
@@ -95,6 +101,21 @@ export class RateLimitedError extends RegistryError {
   ) {
     super(request, status, diagnostics, options);
     this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
+ * A 429 asked for a longer wait than the run allows (--max-wait), or gave no end while the quota is
+ * spent: the run stops instead of sleeping. Same code as RateLimitedError, but not retryable.
+ */
+export class RateLimitStopError extends PullError {
+  readonly code = 'ERR_RATE_LIMITED';
+  readonly exitCode = ExitCode.Network;
+  /** Wall-clock ms when the registry said the limit resets, when it said. */
+  readonly resetAtMs: number | undefined;
+  constructor(message: string, resetAtMs: number | undefined, options: PullErrorOptions = {}) {
+    super(message, options);
+    this.resetAtMs = resetAtMs;
   }
 }
 

@@ -8,9 +8,8 @@ import type { BlobStore } from './cache/types.js';
 import type { RunContext } from './context.js';
 import { createCredentialLookup } from './auth/docker-config.js';
 import type { Descriptor } from './oci/descriptor.js';
-import { createRegistryClient } from './registry/client.js';
-import type { RegistryClient } from './registry/types.js';
-import { createUndiciSend } from './registry/undici-send.js';
+import type { CredentialLookup, RegistryClient } from './registry/types.js';
+import { openNetwork, type NetworkOptions } from './config/network.js';
 import { createTransferManager } from './transfer/manager.js';
 import type { BlobSource, TransferManager } from './transfer/types.js';
 import type { ImageRef } from './reference/types.js';
@@ -20,12 +19,18 @@ import { NotFoundError } from './errors.js';
 
 export interface SessionOptions {
   readonly cacheDir: string;
+  /** Cache lock stale time (default 10 s); every process sharing the cache must use the same. Tests lower it. */
+  readonly lockStaleMs?: number;
   /** "user:pass" from --creds. */
   readonly creds?: string;
   /** Path of docker's config.json (the CLI resolves DOCKER_CONFIG / ~/.docker). */
   readonly dockerConfigPath?: string;
+  /** The run's credential lookup (auth/credential-chain.ts); when given, `creds` and `dockerConfigPath` are not used. */
+  readonly credentials?: CredentialLookup;
   /** true: every host; a list: those hosts (host[:port]). */
   readonly insecure?: boolean | readonly string[];
+  /** TLS material, mirrors, proxies, --max-wait (config/network.ts); nothing under /etc is read unless named here. */
+  readonly network?: NetworkOptions;
   readonly transfer?: Partial<TransferOptions>;
   readonly userAgent?: string;
   /** always (default): one HEAD per tag; missing: tags already in refs/ stay offline; never: no network. */
@@ -42,12 +47,9 @@ export interface Session {
 
 /** Opens the cache and sets up the shared HTTP and transfer machinery of one run. */
 export async function openSession(ctx: RunContext, options: SessionOptions): Promise<Session> {
-  const store = await openBlobStore(options.cacheDir);
-  const insecureHosts = options.insecure;
-  const isInsecure = (registry: string) =>
-    insecureHosts === true || (Array.isArray(insecureHosts) && insecureHosts.includes(registry));
-  const http = createUndiciSend({ insecureTls: insecureHosts === true });
-  const credentials = createCredentialLookup({
+  const store = await openBlobStore(options.cacheDir, options.lockStaleMs !== undefined ? { lockStaleMs: options.lockStaleMs } : {});
+  const network = await openNetwork(ctx, options.network ?? {}, options.insecure ?? false);
+  const credentials = options.credentials ?? createCredentialLookup({
     ...(options.creds !== undefined ? { creds: options.creds } : {}),
     ...(options.dockerConfigPath !== undefined ? { dockerConfigPath: options.dockerConfigPath } : {}),
   });
@@ -56,8 +58,7 @@ export async function openSession(ctx: RunContext, options: SessionOptions): Pro
   const client = (registry: string): RegistryClient => {
     const existing = clients.get(registry);
     if (existing) return existing;
-    const remote = createRegistryClient(registry, { send: http.send, ctx }, {
-      insecure: isInsecure(registry),
+    const remote = network.client(registry, {
       credentials,
       ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
     });
@@ -65,7 +66,9 @@ export async function openSession(ctx: RunContext, options: SessionOptions): Pro
     clients.set(registry, created);
     return created;
   };
-  const transfer = createTransferManager({ store, ctx }, options.transfer ?? {});
+  const maxWait = options.network?.maxWaitMs;
+  // --max-wait also caps the Retry-After the transfer engine sleeps through for blobs
+  const transfer = createTransferManager({ store, ctx }, { ...(maxWait !== undefined ? { maxRetryAfterMs: maxWait } : {}), ...options.transfer });
   return {
     store,
     transfer,
@@ -85,6 +88,6 @@ export async function openSession(ctx: RunContext, options: SessionOptions): Pro
         },
       };
     },
-    close: () => http.close(),
+    close: () => network.close(),
   };
 }

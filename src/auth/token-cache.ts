@@ -29,6 +29,8 @@ export interface TokenRequest {
   readonly signal?: AbortSignal;
   /** The registry the token is for, named in error hints (the realm's host otherwise). */
   readonly registry?: string;
+  /** Where credentials were looked for, named in the hint when there were none. */
+  readonly searched?: readonly string[];
 }
 
 export interface TokenCache {
@@ -116,7 +118,7 @@ async function readToken(req: TokenRequest, res: HttpResponse, creds: Credential
   const where = new URL(req.realm);
   const host = req.registry ?? where.host;
   if (res.status !== 200) {
-    const hint = res.status === 401 || res.status === 403 ? credentialHint(host, creds) : undefined;
+    const hint = res.status === 401 || res.status === 403 ? credentialHint(host, creds, req.searched) : undefined;
     throw await toRegistryError({ method: 'GET', url: where }, res, hint === undefined ? {} : { hint });
   }
   const refused = (why: string, cause?: unknown): AuthError =>
@@ -140,8 +142,11 @@ export function basicAuthorization(username: string, password: string): string {
   return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
 }
 
-/** Hint for a refused request: names the credential source tried, never the secret. */
-export function credentialHint(host: string, creds: Credentials | undefined): string {
-  if (creds === undefined) return `no credentials were found for ${host}; pass --creds user:password or run docker login ${host}`;
-  return `credentials from ${creds.source} were refused by ${host}; check them, or run docker login ${host} again`;
+/** Hint for a refused request: names the credential source tried (or the places searched), never the secret. */
+export function credentialHint(host: string, creds: Credentials | undefined, searched?: readonly string[]): string {
+  if (creds === undefined) {
+    const where = searched !== undefined && searched.length > 0 ? ` (looked in ${searched.join(', ')})` : '';
+    return `no credentials were found for ${host}${where}; pass --creds user:password, or log in with docker login or podman login ${host}`;
+  }
+  return `credentials from ${creds.source} were refused by ${host}; check them, or log in again with docker login or podman login ${host}`;
 }

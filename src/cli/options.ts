@@ -14,11 +14,6 @@ export interface CommonFlags {
   heartbeat?: string;
 }
 
-export interface RegistryFlags {
-  creds?: string;
-  insecure?: boolean;
-}
-
 /** Adds --cache, --progress, -q, --json, --debug. */
 export function addCommonOptions(cmd: Command): Command {
   return cmd
@@ -28,13 +23,6 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--heartbeat <seconds>', 'plain progress: print a status line this often, even when nothing changes (0: never)', '10')
     .option('--json', 'print results on stdout as one JSON document')
     .option('--debug', 'print stack traces and debug events');
-}
-
-/** Adds --creds and --insecure. */
-export function addRegistryOptions(cmd: Command): Command {
-  return cmd
-    .option('--creds <user[:password]>', 'registry credentials (overrides ~/.docker/config.json)')
-    .option('--insecure', 'allow plain HTTP and unverified TLS for every registry (loopback registries use HTTP anyway)');
 }
 
 /** Returns the renderer the flags ask for. */

@@ -15,8 +15,10 @@ import { compose } from './compose.js';
 import { toRegistryError } from './errors.js';
 import { destroyBody, discardBody, readCapped } from './read-body.js';
 import { candidateOrigins } from './scheme.js';
+import { isCertificateError } from './undici-send.js';
 import type { BlobResponse, HttpRequest, OpenBlobOptions, RawManifest, RegistryClient, RegistryClientOptions, Send } from './types.js';
 import { withAuth } from './with-auth.js';
+import { withRateLimit } from './rate-limit.js';
 import { withHeaders } from './with-headers.js';
 import { withRedirects } from './with-redirects.js';
 import { withRetry } from './with-retry.js';
@@ -39,14 +41,20 @@ interface Pipelines {
 export function createRegistryClient(registry: string, deps: { send: Send; ctx: RunContext }, options: RegistryClientOptions = {}): RegistryClient {
   const { ctx } = deps;
   const base = options.userAgent === undefined ? deps.send : withHeaders({ 'user-agent': options.userAgent })(deps.send);
-  const tokens = createTokenCache({ send: compose(base, withRetry(ctx), withRedirects()), ctx });
+  const retry = withRetry(ctx, {
+    ...(options.attempts !== undefined ? { attempts: options.attempts } : {}),
+    ...(options.maxWaitMs !== undefined ? { maxDelayMs: options.maxWaitMs } : {}),
+  });
+  const quota = withRateLimit(ctx, { registry: options.displayName ?? registry, ...(options.maxWaitMs !== undefined ? { maxWaitMs: options.maxWaitMs } : {}) });
+  const tokens = createTokenCache({ send: compose(base, retry, withRedirects()), ctx });
   const build = (origin: string): Pipelines => {
     const auth = withAuth({ origin, tokens, ...(options.credentials ? { credentials: options.credentials } : {}) });
-    return { origin, small: compose(base, withRetry(ctx), auth, withRedirects()), blob: compose(base, auth, withRedirects()) };
+    // quota inside retry: a 429 past --max-wait throws a non-retryable error at the first response
+    return { origin, small: compose(base, retry, quota, auth, withRedirects()), blob: compose(base, quota, auth, withRedirects()) };
   };
   let ready: Promise<Pipelines> | undefined;
   const connect = (): Promise<Pipelines> =>
-    (ready ??= ping(registry, candidateOrigins(registry, options.insecure === true), build, ctx).catch((err: unknown) => {
+    (ready ??= ping(registry, candidateOrigins(registry, options.insecure === true, options.scheme), build, ctx).catch((err: unknown) => {
       ready = undefined; // a failed ping is tried again by the next request
       throw err;
     }));
@@ -132,9 +140,13 @@ async function ping(registry: string, origins: readonly string[], build: (origin
       const res = await (last ? p.small : p.blob)(req);
       if (res.status >= 500) throw await toRegistryError(req, res);
       await discardBody(res.body);
+      // registry quirk (Go TLS servers): plain HTTP to a TLS port gets "400 Client sent an HTTP request to
+      // an HTTPS server"; the HTTPS attempt's failure is the real one.
+      if (res.status === 400 && lastError !== undefined) throw lastError;
       return p;
     } catch (err) {
-      if (last || err instanceof AbortedError || !(err instanceof NetworkError)) throw err;
+      // A certificate that failed verification means a TLS server answered: report it, never retry in plain HTTP.
+      if (last || err === lastError || err instanceof AbortedError || !(err instanceof NetworkError) || isCertificateError(err)) throw err;
       lastError = err;
     }
   }

@@ -1,7 +1,10 @@
 /**
- * Which scheme to speak to a registry: loopback hosts use plain HTTP, as docker and crane do for
- * localhost (ggcr pkg/name/registry.go Scheme); other hosts use HTTPS, with HTTP as a fallback only when
- * the host is marked insecure (c/image pings https first, http only when TLS verification is off).
+ * Which scheme to speak to a registry. Loopback hosts try HTTPS, then plain HTTP, as docker does for
+ * its default insecure registries 127.0.0.0/8 and ::1 (ggcr and containerd go straight to HTTP, which
+ * would make a TLS registry on localhost unreachable); the client falls back to HTTP only when no TLS
+ * server answered, never past a certificate it could not verify (client.ts ping). Other hosts use HTTPS,
+ * with HTTP as a fallback only when the host is marked insecure (c/image pings https first, http only
+ * when TLS verification is off). A scheme given explicitly (a mirror's `https://…`) is used as given.
  */
 
 /** Returns whether host[:port] names the loopback interface: localhost, 127.0.0.0/8 or [::1]. */
@@ -16,8 +19,8 @@ export function isLoopbackRegistry(registry: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
-/** Returns the origins to try for the registry, in order. */
-export function candidateOrigins(registry: string, insecure: boolean): string[] {
-  if (isLoopbackRegistry(registry)) return [`http://${registry}`];
-  return insecure ? [`https://${registry}`, `http://${registry}`] : [`https://${registry}`];
+/** Returns the origins to try for the registry, in order; `scheme`: the one the configuration names. */
+export function candidateOrigins(registry: string, insecure: boolean, scheme?: 'http' | 'https'): string[] {
+  if (scheme !== undefined) return [`${scheme}://${registry}`];
+  return insecure || isLoopbackRegistry(registry) ? [`https://${registry}`, `http://${registry}`] : [`https://${registry}`];
 }

@@ -40,8 +40,14 @@ export interface Credentials {
   readonly source: string;
 }
 
-/** Looks up credentials for a registry host (host[:port], docker.io normalised to its index key by the implementation). */
-export type CredentialLookup = (registry: string) => Promise<Credentials | undefined>;
+/**
+ * Looks up credentials for a registry host (host[:port], docker.io normalised to its index key by the
+ * implementation) and, when known, the repository (auth.json keys may name a namespace or repository).
+ * `searched` names the places looked in, for the hint when nothing was found.
+ */
+export type CredentialLookup = ((registry: string, repository?: string) => Promise<Credentials | undefined>) & {
+  readonly searched?: readonly string[];
+};
 
 export interface RawManifest {
   readonly descriptor: Descriptor;
@@ -81,4 +87,12 @@ export interface RegistryClientOptions {
   readonly insecure?: boolean;
   readonly credentials?: CredentialLookup;
   readonly userAgent?: string;
+  /** The scheme configuration names for this host (a mirror's `https://…`); overrides the loopback rule. */
+  readonly scheme?: 'http' | 'https';
+  /** Attempts for small requests (ping, manifests); mirrors use 1 and fall back instead of retrying. */
+  readonly attempts?: number;
+  /** Longest 429 wait to sit through (--max-wait); longer ones stop with RateLimitStopError. */
+  readonly maxWaitMs?: number;
+  /** The registry as the user names it, for messages ("docker.io" for registry-1.docker.io). */
+  readonly displayName?: string;
 }

@@ -1,9 +1,14 @@
 /**
- * The one importer of undici (DESIGN.md §2): turns an HttpRequest into a request on a keep-alive Agent.
- * Nothing here follows redirects, retries or authenticates; the middlewares do (compose.ts).
+ * The one importer of undici (DESIGN.md §2): turns an HttpRequest into a request on a keep-alive
+ * dispatcher. One dispatcher per distinct (proxy, TLS settings) pair, created on first use and cached,
+ * so hosts with their own CA or client certificate get their own pool and every other host shares one.
+ * Proxied https requests tunnel through CONNECT; proxied http requests are forwarded as absolute URIs
+ * (what proxies that allow CONNECT only to 443 expect). Nothing here follows redirects, retries or
+ * authenticates; the middlewares do (compose.ts).
  */
-import { Agent } from 'undici';
-import { AbortedError, NetworkError, redactUrl } from '../errors.js';
+import { Agent, ProxyAgent, type Dispatcher } from 'undici';
+import { AbortedError, errorCode, NetworkError, redactUrl } from '../errors.js';
+import { tlsConnectOptions, tlsKey, type TlsSettings } from './tls.js';
 import type { HttpResponse, Send } from './types.js';
 
 /** Connections per origin: docker pulls 3 layers at once, the transfer engine asks for more when links are slow. */
@@ -15,30 +20,50 @@ const DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
 /** Idle keep-alive sockets live this long; docker's transport keeps them 90 s, undici defaults to 4 s. */
 const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 30_000;
 
+/** Node/OpenSSL codes of a certificate the client refused or the server demanded (a TLS server did answer). */
+const CERT_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
+/** Returns whether a NetworkError from send() is a TLS certificate failure. */
+export function isCertificateError(err: unknown): boolean {
+  return err instanceof NetworkError && CERT_ERROR.test(errorCode(err.cause) ?? '');
+}
+
 export interface UndiciSendOptions {
-  /** Skip TLS verification (the caller uses this only for hosts marked insecure). */
+  /** Skip TLS verification for every host (used when no `tls` resolver is given). */
   readonly insecureTls?: boolean;
   /** Maximum connections per origin. */
   readonly connections?: number;
+  /** TLS settings of a host[:port]; default: system roots, verified unless insecureTls. */
+  readonly tls?: (host: string, signal?: AbortSignal) => Promise<TlsSettings>;
+  /** The proxy for a URL, or undefined to connect directly. */
+  readonly proxy?: (url: URL) => URL | undefined;
 }
 
-/** Returns a Send over one undici Agent, and close() to release its sockets. */
+/** Returns a Send over cached undici dispatchers, and close() to release their sockets. */
 export function createUndiciSend(options: UndiciSendOptions = {}): { send: Send; close(): Promise<void> } {
-  const agent = new Agent({
-    connections: options.connections ?? DEFAULT_CONNECTIONS,
-    pipelining: 1,
-    keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
-    headersTimeout: DEFAULT_HEADERS_TIMEOUT_MS,
-    // The transfer engine runs its own read-idle timeout and turns a stall into a resume; a body timeout
-    // here would race it with a less useful error.
-    bodyTimeout: 0,
-    connect: { timeout: DEFAULT_CONNECT_TIMEOUT_MS, ...(options.insecureTls ? { rejectUnauthorized: false } : {}) },
-    // No redirect interceptor is installed, so undici 7 follows no redirects (the maxRedirections: 0 of
-    // undici 6): with-redirects.ts follows them and decides which headers may cross origins.
-  });
+  const dispatchers = new Map<string, Dispatcher>();
+  const fallbackTls: TlsSettings = { ca: [], verify: options.insecureTls !== true };
+  const tlsKeys = new WeakMap<TlsSettings, string>(); // the resolver caches settings per host: hash each once
+  const keyOf = (tls: TlsSettings): string => {
+    let k = tlsKeys.get(tls);
+    if (k === undefined) tlsKeys.set(tls, (k = tlsKey(tls)));
+    return k;
+  };
+  const dispatcherFor = async (url: URL, signal?: AbortSignal): Promise<Dispatcher> => {
+    const tls = url.protocol === 'https:' ? ((await options.tls?.(url.host, signal)) ?? fallbackTls) : undefined;
+    const proxy = options.proxy?.(url);
+    const key = `${proxy?.href ?? 'direct'} ${tls === undefined ? 'plain' : keyOf(tls)}`;
+    let d = dispatchers.get(key);
+    if (d === undefined) {
+      d = createDispatcher(options.connections ?? DEFAULT_CONNECTIONS, tls, proxy);
+      dispatchers.set(key, d);
+    }
+    return d;
+  };
   const send: Send = async (req) => {
+    const dispatcher = await dispatcherFor(req.url, req.signal); // a bad certs dir is a usage error, not a network one
     try {
-      const res = await agent.request({
+      const res = await dispatcher.request({
         origin: req.url.origin,
         path: `${req.url.pathname}${req.url.search}`,
         method: req.method,
@@ -51,10 +76,43 @@ export function createUndiciSend(options: UndiciSendOptions = {}): { send: Send;
     } catch (err) {
       if (req.signal?.aborted) throw new AbortedError('interrupted', { cause: err });
       const detail = err instanceof Error ? err.message : String(err);
-      throw new NetworkError(`${req.method} ${redactUrl(req.url)} failed: ${detail}`, { cause: err });
+      const hint = CERT_ERROR.test(errorCode(err) ?? '')
+        ? `the TLS certificate of ${req.url.host} is not trusted: add its CA (--ca-file, or a certs dir: HOST/ca.crt), or allow it with --insecure-registry ${req.url.host}`
+        : undefined;
+      throw new NetworkError(`${req.method} ${redactUrl(req.url)} failed: ${detail}`, { cause: err, ...(hint ? { hint } : {}) });
     }
   };
-  return { send, close: () => agent.close() };
+  return {
+    send,
+    close: async () => {
+      await Promise.all([...dispatchers.values()].map((d) => d.close()));
+      dispatchers.clear();
+    },
+  };
+}
+
+function createDispatcher(connections: number, tls: TlsSettings | undefined, proxy: URL | undefined): Dispatcher {
+  const common = {
+    connections,
+    pipelining: 1,
+    keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+    headersTimeout: DEFAULT_HEADERS_TIMEOUT_MS,
+    // The transfer engine runs its own read-idle timeout and turns a stall into a resume; a body timeout
+    // here would race it with a less useful error.
+    bodyTimeout: 0,
+    // No redirect interceptor is installed, so undici 7 follows no redirects (the maxRedirections: 0 of
+    // undici 6): with-redirects.ts follows them and decides which headers may cross origins.
+  };
+  const target = { timeout: DEFAULT_CONNECT_TIMEOUT_MS, ...(tls ? tlsConnectOptions(tls) : {}) };
+  if (proxy === undefined) return new Agent({ ...common, connect: target });
+  // ProxyAgent ignores `connect` for the target: its TLS goes in requestTls (undici docs ProxyAgent.md).
+  return new ProxyAgent({
+    ...common,
+    uri: proxy.href,
+    requestTls: target,
+    proxyTls: { timeout: DEFAULT_CONNECT_TIMEOUT_MS },
+    proxyTunnel: tls !== undefined,
+  });
 }
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | undefined> {

@@ -29,8 +29,18 @@ export function withAuth(options: AuthOptions): Middleware {
   let challenge: Challenge | undefined;
   /** The scope a 401 asked for, per request scope, so later requests ask for the right token first. */
   const scopeFor = new Map<string, string>();
-  let creds: Promise<Credentials | undefined> | undefined;
-  const lookup = (): Promise<Credentials | undefined> => (creds ??= options.credentials?.(host) ?? Promise.resolve(undefined));
+  /** Credentials per repository ("" for scope-less requests): auth.json keys may name a namespace. */
+  const creds = new Map<string, Promise<Credentials | undefined>>();
+  const lookup = (req: HttpRequest): Promise<Credentials | undefined> => {
+    const repository = repositoryOf(req.scope);
+    let found = creds.get(repository ?? '');
+    if (found === undefined) {
+      found = options.credentials?.(host, repository) ?? Promise.resolve(undefined);
+      creds.set(repository ?? '', found);
+    }
+    return found;
+  };
+  const hint = async (req: HttpRequest): Promise<string> => credentialHint(host, await lookup(req), options.credentials?.searched);
 
   const tokenRequest = (c: Challenge, scope: string, credentials: Credentials | undefined, req: HttpRequest): TokenRequest | undefined => {
     const realm = c.params.realm;
@@ -39,6 +49,7 @@ export function withAuth(options: AuthOptions): Middleware {
       realm,
       scope,
       registry: host,
+      ...(options.credentials?.searched ? { searched: options.credentials.searched } : {}),
       ...(c.params.service ? { service: c.params.service } : {}),
       ...(credentials ? { credentials } : {}),
       ...(req.signal ? { signal: req.signal } : {}),
@@ -48,7 +59,9 @@ export function withAuth(options: AuthOptions): Middleware {
   /** Returns the Authorization value for `req` under challenge `c`, or undefined when there is none to send. */
   const authorize = async (c: Challenge | undefined, scope: string | undefined, req: HttpRequest): Promise<{ header: string; token?: TokenRequest } | undefined> => {
     if (c === undefined) return undefined;
-    const credentials = await lookup();
+    // A scope-less bearer request (the ping) gets no token: no need to look credentials up (or run a helper) for it.
+    if (c.scheme !== 'basic' && scope === undefined) return undefined;
+    const credentials = await lookup(req);
     if (c.scheme === 'basic') {
       if (credentials?.username === undefined || credentials.password === undefined) return undefined;
       return { header: basicAuthorization(credentials.username, credentials.password) };
@@ -83,15 +96,24 @@ export function withAuth(options: AuthOptions): Middleware {
     if (retry === undefined) {
       // Nothing new to try: a scope-less request (the ping) hands the 401 back; anything else is refused.
       if (req.scope === undefined && res.status === 401 && pre === undefined) return res;
-      throw await toRegistryError(req, res, { hint: credentialHint(host, await lookup()) });
+      throw await toRegistryError(req, res, { hint: await hint(req) });
     }
     await discardBody(res.body);
     const replay = await next(withAuthorization(req, retry.header));
     if (replay.status !== 401 && replay.status !== 403) return replay;
     if (replay.url.origin !== options.origin) return replay;
     if (retry.token !== undefined) options.tokens.invalidate(retry.token, retry.header.slice('Bearer '.length));
-    throw await toRegistryError(req, replay, { hint: credentialHint(host, await lookup()) });
+    throw await toRegistryError(req, replay, { hint: await hint(req) });
   };
+}
+
+/** The repository a bearer scope names ("repository:ns/app:pull" → "ns/app"; the name may hold a host:port, so split at the last ":"). */
+export function repositoryOf(scope: string | undefined): string | undefined {
+  const first = scope?.split(' ', 1)[0];
+  if (first === undefined || !first.startsWith('repository:')) return undefined;
+  const rest = first.slice('repository:'.length);
+  const i = rest.lastIndexOf(':');
+  return i <= 0 ? undefined : rest.slice(0, i);
 }
 
 function hasAuthorization(req: HttpRequest): boolean {

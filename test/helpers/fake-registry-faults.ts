@@ -25,6 +25,8 @@ export interface StatusFault {
   /** Seconds, an HTTP-date (from a Date) or a raw header value. */
   readonly retryAfter?: number | Date | string;
   readonly body?: string;
+  /** Extra response headers, e.g. Docker Hub's `ratelimit-limit: 100;w=21600`. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface FakeRegistryFaults {

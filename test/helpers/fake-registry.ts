@@ -223,6 +223,7 @@ export class FakeRegistry {
     const fault = matchStatusFault(this.faults, this.counter, entry.method, entry.path);
     if (!fault) return false;
     if (fault.retryAfter !== undefined) res.setHeader('retry-after', retryAfterValue(fault.retryAfter));
+    for (const [name, value] of Object.entries(fault.headers ?? {})) res.setHeader(name, value);
     const code = fault.status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE';
     if (fault.body !== undefined) {
       writeHead(res, entry, fault.status, { 'content-type': 'text/plain' });

@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { hashSync } from 'bcryptjs';
 import { afterAll, beforeAll } from 'vitest';
 import { startTokenServer, TOKEN_ISSUER, TOKEN_SERVICE, type TokenServer } from './token-server.js';
@@ -25,8 +26,12 @@ export interface RegistryServerOptions {
    */
   readonly auth?:
     | { kind: 'basic'; users: Record<string, string> }
-    | { kind: 'token'; users: Record<string, string>; anonymousPull?: boolean };
+    | { kind: 'token'; users: Record<string, string>; anonymousPull?: boolean; refreshTokens?: Record<string, string> };
   readonly startTimeoutMs?: number;
+  /** Serve HTTPS with this PEM certificate and key (files); `url` is then https://, and readiness skips verification. */
+  readonly tls?: { readonly certificate: string; readonly key: string; readonly clientCas?: readonly string[] };
+  /** Serve another registry's storage (read it; it is not removed on stop): a second registry holding the same images. */
+  readonly storageDir?: string;
 }
 
 export interface RegistryServer {
@@ -57,7 +62,7 @@ export async function freePort(): Promise<number> {
 
 type AuthConfig = { htpasswd: string } | { token: TokenServer } | undefined;
 
-function registryConfig(port: number, storageDir: string, auth: AuthConfig): string {
+function registryConfig(port: number, storageDir: string, auth: AuthConfig, tls?: RegistryServerOptions['tls']): string {
   const lines = [
     'version: 0.1',
     'log:',
@@ -75,6 +80,8 @@ function registryConfig(port: number, storageDir: string, auth: AuthConfig): str
     `  addr: 127.0.0.1:${port}`,
     // a fixed secret silences the "No HTTP secret provided" warning; it only signs upload state
     '  secret: dray-test-secret',
+    ...(tls ? ['  tls:', `    certificate: ${tls.certificate}`, `    key: ${tls.key}`] : []),
+    ...(tls?.clientCas ? ['    clientcas:', ...tls.clientCas.map((ca) => `      - ${ca}`)] : []),
   ];
   if (auth && 'htpasswd' in auth) lines.push('auth:', '  htpasswd:', '    realm: dray-test', `    path: ${auth.htpasswd}`);
   if (auth && 'token' in auth) {
@@ -86,16 +93,16 @@ function registryConfig(port: number, storageDir: string, auth: AuthConfig): str
 /** Starts a registry and resolves once /v2/ answers (200, or 401 with auth). */
 export async function startRegistry(options: RegistryServerOptions = {}): Promise<RegistryServer> {
   const dir = await mkdtemp(join(tmpdir(), 'dray-registry-'));
-  const storageDir = join(dir, 'storage');
+  const storageDir = options.storageDir ?? join(dir, 'storage');
   const auth = await prepareAuth(dir, options.auth);
   const port = await freePort();
   const configPath = join(dir, 'config.yml');
-  await writeFile(configPath, registryConfig(port, storageDir, auth));
+  await writeFile(configPath, registryConfig(port, storageDir, auth, options.tls));
   const output: string[] = [];
   const child = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.on('data', (b: Buffer) => output.push(b.toString()));
   child.stderr.on('data', (b: Buffer) => output.push(b.toString()));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const tokenServer = auth && 'token' in auth ? auth.token : undefined;
   const stop = async (): Promise<void> => {
     await killChild(child);
@@ -103,7 +110,7 @@ export async function startRegistry(options: RegistryServerOptions = {}): Promis
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await waitReady(url, child, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+    await (options.tls ? waitTlsReady(port, child, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS) : waitReady(url, child, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS));
   } catch (err) {
     await stop();
     throw new Error(`docker-registry did not start: ${(err as Error).message}\n${output.join('')}`, { cause: err });
@@ -113,7 +120,9 @@ export async function startRegistry(options: RegistryServerOptions = {}): Promis
 
 async function prepareAuth(dir: string, auth: RegistryServerOptions['auth']): Promise<AuthConfig> {
   if (!auth) return undefined;
-  if (auth.kind === 'token') return { token: await startTokenServer(dir, auth.users, { anonymousPull: auth.anonymousPull ?? false }) };
+  if (auth.kind === 'token') {
+    return { token: await startTokenServer(dir, auth.users, { anonymousPull: auth.anonymousPull ?? false, ...(auth.refreshTokens ? { refreshTokens: auth.refreshTokens } : {}) }) };
+  }
   const htpasswd = join(dir, 'htpasswd');
   const entries = Object.entries(auth.users).map(([user, pass]) => `${user}:${hashSync(pass, BCRYPT_COST)}`);
   await writeFile(htpasswd, entries.join('\n') + '\n');
@@ -134,6 +143,24 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number): P
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`/v2/ did not answer within ${timeoutMs} ms`);
+}
+
+/** HTTPS readiness without trusting the test CA globally: a TLS handshake that completes. */
+async function waitTlsReady(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`TLS on port ${port} did not answer within ${timeoutMs} ms`);
 }
 
 async function killChild(child: ChildProcess): Promise<void> {

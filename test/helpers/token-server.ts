@@ -22,12 +22,16 @@ export interface TokenServer {
   /** PEM file of the signing certificate (the registry's rootcertbundle). */
   readonly certPath: string;
   /** Every token request: whether it carried credentials and the scopes it asked for. */
-  readonly requests: { authorization: boolean; scopes: string[]; status: number }[];
+  readonly requests: { authorization: boolean; scopes: string[]; status: number; method?: string; grant?: string; user?: string }[];
   close(): Promise<void>;
 }
 
 /** Starts a token server granting pull/push on every repository to `users` (and pull to anonymous when allowed). */
-export async function startTokenServer(dir: string, users: Record<string, string>, options: { anonymousPull?: boolean } = {}): Promise<TokenServer> {
+export async function startTokenServer(
+  dir: string,
+  users: Record<string, string>,
+  options: { anonymousPull?: boolean; refreshTokens?: Record<string, string> } = {},
+): Promise<TokenServer> {
   const keyPath = join(dir, 'token-key.pem');
   const certPath = join(dir, 'token-cert.pem');
   await promisify(execFile)('openssl', [
@@ -37,7 +41,8 @@ export async function startTokenServer(dir: string, users: Record<string, string
   const key = createPrivateKey(await readFile(keyPath));
   const certDer = new X509Certificate(await readFile(certPath)).raw.toString('base64');
   const requests: TokenServer['requests'] = [];
-  const server = createServer((req, res) => handle(req, res, { key, certDer, users, anonymousPull: options.anonymousPull ?? false, requests }));
+  const signer: Signer = { key, certDer, users, anonymousPull: options.anonymousPull ?? false, requests, refreshTokens: options.refreshTokens ?? {} };
+  const server = createServer((req, res) => (req.method === 'POST' ? handlePost(req, res, signer) : handle(req, res, signer)));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('token server has no port');
@@ -55,6 +60,36 @@ interface Signer {
   readonly users: Record<string, string>;
   readonly anonymousPull: boolean;
   readonly requests: TokenServer['requests'];
+  /** OAuth2 refresh tokens (docker's "identitytoken") → the user they stand for. */
+  readonly refreshTokens: Record<string, string>;
+}
+
+/**
+ * The OAuth2 token flow (distribution spec/auth/oauth.md): a form POST with grant_type=refresh_token,
+ * refresh_token, client_id, service and one space-separated `scope`. Unknown refresh tokens get 401.
+ */
+function handlePost(req: IncomingMessage, res: ServerResponse, s: Signer): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    const scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
+    const grant = form.get('grant_type') ?? '';
+    const record = { authorization: req.headers.authorization !== undefined, scopes, status: 200, method: 'POST', grant };
+    s.requests.push(record);
+    const refresh = form.get('refresh_token') ?? '';
+    const user = grant === 'refresh_token' && form.get('client_id') && Object.hasOwn(s.refreshTokens, refresh) ? s.refreshTokens[refresh] : undefined;
+    if (new URL(req.url ?? '/', 'http://token').pathname !== '/token' || user === undefined) {
+      record.status = 401;
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_grant"}');
+      return;
+    }
+    Object.assign(record, { user });
+    const token = issue(s, user, scopes, form.get('service'));
+    // oauth.md: the response carries access_token (not `token`), and scope and expires_in.
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ access_token: token, scope: scopes.join(' '), expires_in: TOKEN_TTL_S, issued_at: new Date().toISOString() }));
+  });
 }
 
 function handle(req: IncomingMessage, res: ServerResponse, s: Signer): void {
@@ -68,6 +103,14 @@ function handle(req: IncomingMessage, res: ServerResponse, s: Signer): void {
     res.writeHead(record.status, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}');
     return;
   }
+  if (user !== undefined) Object.assign(record, { user });
+  const token = issue(s, user, scopes, url.searchParams.get('service'));
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ token, access_token: token, expires_in: TOKEN_TTL_S, issued_at: new Date().toISOString() }));
+}
+
+/** Signs a token granting `user` (anonymous when undefined: pull only) the actions `scopes` ask for. */
+function issue(s: Signer, user: string | undefined, scopes: readonly string[], service: string | null): string {
   const access = scopes.flatMap((scope) => {
     // repository:<name>:<actions>; the name may contain ':' (host:port), so split on the last one
     const m = /^repository:(.+):([a-z,*]+)$/.exec(scope);
@@ -77,18 +120,16 @@ function handle(req: IncomingMessage, res: ServerResponse, s: Signer): void {
     return [{ type: 'repository', name: m[1]!, actions }];
   });
   const now = Math.floor(Date.now() / 1000);
-  const token = jwt(s, {
+  return jwt(s, {
     iss: TOKEN_ISSUER,
     sub: user ?? '',
-    aud: url.searchParams.get('service') ?? TOKEN_SERVICE,
+    aud: service ?? TOKEN_SERVICE,
     exp: now + TOKEN_TTL_S,
     nbf: now - 10,
     iat: now,
     jti: randomBytes(8).toString('hex'),
     access,
   });
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ token, access_token: token, expires_in: TOKEN_TTL_S, issued_at: new Date(now * 1000).toISOString() }));
 }
 
 function jwt(s: Signer, claims: Record<string, unknown>): string {

@@ -2,10 +2,11 @@
 import type { Command } from 'commander';
 import { resolve } from '../../resolve.js';
 import type { CliIo } from '../io.js';
-import { cacheDirFrom, dockerConfigPath } from '../env.js';
-import { addRegistryOptions, type RegistryFlags } from '../options.js';
+import { cacheDirFrom } from '../env.js';
+import { addCredentialOptions, credentialOptionsFrom, type CredentialFlags } from '../credential-options.js';
+import { addNetworkOptions, networkOptionsFrom, type NetworkFlags } from '../network-options.js';
 
-interface InspectFlags extends RegistryFlags {
+interface InspectFlags extends NetworkFlags, CredentialFlags {
   platform?: string;
   config?: boolean;
   raw?: boolean;
@@ -22,13 +23,13 @@ export function registerInspect(program: Command, io: CliIo): void {
     .option('--config', 'print the image config instead of the manifest')
     .option('--raw', 'print the manifest or index exactly as the registry served it')
     .option('--cache <dir>', 'cache directory for the config blob');
-  addRegistryOptions(cmd);
+  addCredentialOptions(cmd);
+  addNetworkOptions(cmd);
   cmd.action(async (image: string, flags: InspectFlags) => {
     const result = await resolve(image, {
       cacheDir: cacheDirFrom(flags.cache, io.env),
-      dockerConfigPath: dockerConfigPath(io.env),
-      ...(flags.creds !== undefined ? { creds: flags.creds } : {}),
-      ...(flags.insecure ? { insecure: true } : {}),
+      credentials: await credentialOptionsFrom(flags, io),
+      ...networkOptionsFrom(flags, io),
       ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
       signal: io.signal,
       withConfig: Boolean(flags.config),

@@ -1,0 +1,73 @@
+// A real forward proxy (Debian's tinyproxy, started by the test): a TLS registry is reached through a
+// CONNECT tunnel, a plain-HTTP one through absolute-URI GETs, and NO_PROXY keeps traffic off the proxy.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pull } from '../../../src/pull.js';
+import { proxyConfigFromEnv } from '../../../src/registry/proxy.js';
+import { tempDir } from '../../helpers/cli.js';
+import { buildImage, buildLayer } from '../../helpers/image-builder.js';
+import { pushImage } from '../../helpers/push.js';
+import { freePort, startRegistry, type RegistryServer } from '../../helpers/registry-server.js';
+import { makePki, type TestPki } from './certs.js';
+import { startTinyproxy, type Tinyproxy } from './tinyproxy.js';
+
+let work: { path: string; remove(): Promise<void> };
+let pki: TestPki;
+let plain: RegistryServer;
+let tls: RegistryServer;
+let proxy: Tinyproxy;
+let digest: string;
+let n = 0;
+
+beforeAll(async () => {
+  work = await tempDir('dray-proxy-');
+  pki = await makePki(work.path);
+  plain = await startRegistry();
+  const image = buildImage({ layers: [await buildLayer([{ type: 'file', path: 'p.txt', content: 'through a proxy\n' }])] });
+  digest = await pushImage(plain.url, 'proxied/app', image, { tag: '1' });
+  tls = await startRegistry({ storageDir: plain.storageDir, tls: { certificate: pki.serverCert, key: pki.serverKey } });
+  proxy = await startTinyproxy(work.path);
+}, 60_000);
+
+afterAll(async () => {
+  await proxy?.stop();
+  await tls?.stop();
+  await plain?.stop();
+  await work?.remove();
+});
+
+function pullVia(registry: RegistryServer, env: Record<string, string>) {
+  return pull([`${registry.host}/proxied/app:1`], {
+    cacheDir: join(work.path, `cache-${++n}`),
+    network: { caFiles: [pki.ca], proxy: proxyConfigFromEnv(env) },
+  });
+}
+
+describe('proxies', () => {
+  it('tunnels a TLS registry through CONNECT (HTTPS_PROXY)', async () => {
+    const result = await pullVia(tls, { HTTPS_PROXY: proxy.url });
+    expect(result.images[0]!.error).toBeUndefined();
+    expect(result.images[0]!.digest).toBe(digest);
+    expect(await proxy.log()).toContain(`CONNECT ${tls.host}`);
+  });
+
+  it('forwards plain-HTTP requests as absolute URIs (http_proxy), after trying TLS through a tunnel', async () => {
+    const result = await pullVia(plain, { http_proxy: proxy.url, https_proxy: proxy.url });
+    expect(result.images[0]!.digest).toBe(digest);
+    const log = await proxy.log();
+    expect(log).toContain(`GET http://${plain.host}/v2/proxied/app/blobs/`);
+    expect(log).toContain(`GET http://${plain.host}/v2/proxied/app/manifests/`);
+  });
+
+  it('connects directly to hosts NO_PROXY lists (host:port entry)', async () => {
+    const before = await proxy.log();
+    const result = await pullVia(tls, { HTTPS_PROXY: proxy.url, NO_PROXY: `example.com, ${tls.host}` });
+    expect(result.images[0]!.digest).toBe(digest);
+    expect((await proxy.log()).slice(before.length)).not.toContain(tls.host);
+  });
+
+  it('fails with a network error when the proxy is down', async () => {
+    const result = await pullVia(tls, { HTTPS_PROXY: `http://127.0.0.1:${await freePort()}` }); // nothing listens there
+    expect(result.exitCode).toBe(5);
+  });
+});
