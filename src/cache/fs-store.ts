@@ -20,7 +20,7 @@ import type { BeginIngestOptions, BlobInfo, BlobStore, IngestOutcome, LockHolder
 import { ingestPaths, openIngest } from './ingest.js';
 import { blobPath, ensureLayout, fsyncDir, writeFileAtomic, type CacheLayout } from './layout.js';
 import { coveredBytes, parseLedger } from './ledger.js';
-import { currentLockOwner, readLockOwner, tryLockBlob, type LockOwner } from './lock.js';
+import { currentLockOwner, lockTiming, readLockOwner, tryLockBlob, type LockOwner, type LockTiming } from './lock.js';
 import { listRefRecords, readRefRecord, writeRefRecord } from './refs.js';
 
 /** How often a waiting process re-reads the holder's progress and retries the lock: "about once a second". */
@@ -35,6 +35,11 @@ export interface BlobStoreOptions {
   readonly now?: () => number;
   /** Who this process is, as recorded for waiters; defaults to this pid and host. */
   readonly owner?: LockOwner;
+  /**
+   * Age after which a blob lock is presumed abandoned (default DEFAULT_LOCK_STALE_MS, 10 s). Every
+   * process sharing the cache must use the same value; tests lower it to see takeovers quickly.
+   */
+  readonly lockStaleMs?: number;
 }
 
 /** Opens (creating if needed) the cache at `root` and returns its store. */
@@ -61,6 +66,7 @@ export class FsBlobStore implements BlobStore {
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly #now: () => number;
   readonly #owner: LockOwner;
+  readonly #lockTiming: LockTiming;
 
   constructor(layout: CacheLayout, options: BlobStoreOptions = {}) {
     this.root = layout.root;
@@ -69,6 +75,7 @@ export class FsBlobStore implements BlobStore {
     this.#sleep = options.sleep ?? keepAliveSleep;
     this.#now = options.now ?? Date.now;
     this.#owner = options.owner ?? currentLockOwner();
+    this.#lockTiming = lockTiming(options.lockStaleMs);
   }
 
   async stat(digest: Digest): Promise<BlobInfo | undefined> {
@@ -105,7 +112,11 @@ export class FsBlobStore implements BlobStore {
     const actual = computeDigest(bytes, splitDigest(digest).algorithm);
     if (actual !== digest) throw new IntegrityError(`content for ${shortDigest(digest)} has digest ${actual}`);
     const existing = await this.stat(digest);
-    if (existing) return existing;
+    if (existing) {
+      // Used again: refresh its last use, or `prune --max-size` and the grace period would see it as idle.
+      await this.touch(digest);
+      return existing;
+    }
     const path = blobPath(this.root, digest);
     try {
       await writeFileAtomic(path, bytes, this.#layout.tmp, 0o444);
@@ -122,7 +133,7 @@ export class FsBlobStore implements BlobStore {
       throwIfAborted(options.signal);
       const present = await this.#presentAs(desc);
       if (present) return { kind: 'present', info: present, waited };
-      const lock = await tryLockBlob(this.root, desc.digest, this.#owner);
+      const lock = await tryLockBlob(this.root, desc.digest, this.#owner, this.#lockTiming);
       if (lock) {
         // The holder may have committed and released between our stat and our lock.
         const committed = await this.#presentAs(desc).catch(async (err: unknown) => {

@@ -1,20 +1,22 @@
 /**
- * One blob being written by this process (DESIGN.md §3): ingest/<alg>-<hex>/data, written
- * positionally, plus ledger.json recording the byte ranges really written, so Ctrl-C, a crash or a
- * full disk leaves a resumable partial. Commit fsyncs, checks size and digest, and renames the file
- * into blobs/; nothing unverified ever reaches blobs/.
+ * One blob being written by this process (DESIGN.md §3): ingest/<alg>-<hex>/data-<id>, this holder's
+ * own data file written positionally, plus ledger.json recording the byte ranges really written and
+ * naming that file, so Ctrl-C, a crash or a full disk leaves a resumable partial. Commit fsyncs, checks
+ * size and digest of this holder's own file (which no other process writes: ingest-resume.ts), and
+ * renames it into blobs/ by its own name; nothing unverified ever reaches blobs/.
  */
 import { constants } from 'node:fs';
-import { chmod, mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { throwIfAborted } from '../context.js';
-import { IntegrityError, LocalIOError, toLocalIOError } from '../errors.js';
+import { IntegrityError, LocalIOError, LockError, errorCode, toLocalIOError } from '../errors.js';
 import type { ByteRange, Descriptor } from '../oci/descriptor.js';
 import { createDigester, shortDigest, splitDigest } from '../oci/digest.js';
 import type { BlobInfo, Ingest } from './types.js';
 import { blobPath, fsyncDir, ingestDir, writeFileAtomic } from './layout.js';
-import { addRange, LEDGER_VERSION, parseLedger, rangesExtent, serializeLedger } from './ledger.js';
+import { addRange, LEDGER_VERSION, parseLedger, serializeLedger } from './ledger.js';
 import type { BlobLock } from './lock.js';
+import { claimIngest, exists, LEDGER_FILE, newDataFileName, removeOtherDataFiles, renameIfOurs } from './ingest-resume.js';
 
 /** Ledger refresh after this many bytes of writing: a crash loses at most this much progress. */
 export const DEFAULT_LEDGER_FLUSH_BYTES = 4 * 1024 * 1024;
@@ -28,49 +30,48 @@ export interface OpenIngestOptions {
   readonly now: () => number;
 }
 
-/** Returns the ingest directory's data and ledger paths. */
-export function ingestPaths(root: string, desc: Descriptor): { dir: string; data: string; ledger: string } {
+interface IngestPaths {
+  readonly dir: string;
+  /** This holder's own data file. */
+  readonly data: string;
+  readonly dataName: string;
+  readonly ledger: string;
+}
+
+/** Returns the ingest directory and its ledger path (the data file is named by the ledger). */
+export function ingestPaths(root: string, desc: Descriptor): { dir: string; ledger: string } {
   const dir = ingestDir(root, desc.digest);
-  return { dir, data: join(dir, 'data'), ledger: join(dir, 'ledger.json') };
+  return { dir, ledger: join(dir, LEDGER_FILE) };
 }
 
 /**
- * Opens (or resumes) the ingest of `desc`, which the caller has locked. Earlier ranges are kept only
- * when the ledger names the same digest and size and the data file is at least as long as they claim;
- * otherwise the ingest starts over.
+ * Opens (or resumes) the ingest of `desc`, which the caller has locked, in a data file of its own.
+ * Earlier ranges are kept only when the ledger names the same digest and size and its data file is at
+ * least as long as they claim; they are copied into the new file (ingest-resume.ts). Otherwise the
+ * ingest starts over.
  */
 export async function openIngest(root: string, desc: Descriptor, lock: BlobLock, options: OpenIngestOptions): Promise<Ingest> {
-  const paths = ingestPaths(root, desc);
+  const { dir, ledger } = ingestPaths(root, desc);
+  const dataName = newDataFileName();
+  const paths: IngestPaths = { dir, ledger, dataName, data: join(dir, dataName) };
   let fh: FileHandle | undefined;
   try {
-    await mkdir(paths.dir, { recursive: true });
-    const ranges = await readResumableRanges(paths, desc);
-    if (ranges.length === 0) await rm(paths.data, { force: true });
+    await mkdir(dir, { recursive: true });
+    const { ranges } = await claimIngest(dir, desc, dataName);
+    // Nothing reused: free the old partials' space now (a full disk needs it for our ledger).
+    if (ranges.length === 0) await removeOtherDataFiles(dir, dataName);
     fh = await open(paths.data, constants.O_RDWR | constants.O_CREAT, 0o644);
     if ((await fh.stat()).size > desc.size) await fh.truncate(desc.size);
-    const ingest = new FsIngest(root, desc, lock, fh, ranges, options);
+    const ingest = new FsIngest(root, desc, lock, fh, ranges, paths, options);
+    // Ledger first, so that from here on it names our file; only then drop the earlier holders' files.
     await ingest.flushLedger();
+    await removeOtherDataFiles(dir, dataName);
     return ingest;
   } catch (err) {
     await fh?.close().catch(() => {});
     await lock.release().catch(() => {});
     throw toLocalIOError(err, `opening the ingest of ${shortDigest(desc.digest)}`);
   }
-}
-
-async function readResumableRanges(paths: { data: string; ledger: string }, desc: Descriptor): Promise<ByteRange[]> {
-  let text: string;
-  try {
-    text = await readFile(paths.ledger, 'utf8');
-  } catch {
-    return [];
-  }
-  const ledger = parseLedger(text);
-  if (!ledger || ledger.digest !== desc.digest || ledger.size !== desc.size) return [];
-  const length = await stat(paths.data).then((s) => s.size, () => -1);
-  // A data file shorter than the ledger claims was torn or replaced: trust neither, start over.
-  if (length < rangesExtent(ledger.ranges)) return [];
-  return [...ledger.ranges];
 }
 
 type State = 'open' | 'committed' | 'aborted';
@@ -81,7 +82,7 @@ class FsIngest implements Ingest {
   readonly #lock: BlobLock;
   readonly #fh: FileHandle;
   readonly #now: () => number;
-  readonly #paths: { dir: string; data: string; ledger: string };
+  readonly #paths: IngestPaths;
   #ranges: ByteRange[];
   #state: State = 'open';
   #ledgerChain: Promise<void> = Promise.resolve();
@@ -89,14 +90,14 @@ class FsIngest implements Ingest {
   #digester: ReturnType<typeof createDigester>;
   #hashedUpTo = 0;
 
-  constructor(root: string, desc: Descriptor, lock: BlobLock, fh: FileHandle, ranges: ByteRange[], options: OpenIngestOptions) {
+  constructor(root: string, desc: Descriptor, lock: BlobLock, fh: FileHandle, ranges: ByteRange[], paths: IngestPaths, options: OpenIngestOptions) {
     this.desc = desc;
     this.#root = root;
     this.#lock = lock;
     this.#fh = fh;
     this.#ranges = ranges;
     this.#now = options.now;
-    this.#paths = ingestPaths(root, desc);
+    this.#paths = paths;
     this.#digester = createDigester(splitDigest(desc.digest).algorithm);
   }
 
@@ -180,15 +181,28 @@ class FsIngest implements Ingest {
     this.#hashedUpTo = 0;
   }
 
-  /** Writes the ledger (serialised: one rename at a time) unless the lock was lost to another process. */
-  flushLedger(): Promise<void> {
+  /**
+   * Writes the ledger, naming our data file (serialised: one rename at a time), unless the lock was
+   * lost to another process. The directory vanishing means another holder committed or discarded it:
+   * we lost this blob (LockError, so the transfer layer looks again), not the disk.
+   */
+  flushLedger(closed = false): Promise<void> {
     const snapshot = this.#ranges;
     const next = this.#ledgerChain.then(async () => {
       if (this.#lock.lost) return;
-      const text = serializeLedger({ version: LEDGER_VERSION, digest: this.desc.digest, size: this.desc.size, ranges: snapshot, updatedAt: new Date().toISOString() });
+      const text = serializeLedger({
+        version: LEDGER_VERSION,
+        digest: this.desc.digest,
+        size: this.desc.size,
+        ranges: snapshot,
+        updatedAt: new Date().toISOString(),
+        data: this.#paths.dataName,
+        closed,
+      });
       try {
         await writeFileAtomic(this.#paths.ledger, text, this.#paths.dir);
       } catch (err) {
+        if (errorCode(err) === 'ENOENT') throw this.#lostBlob('its ingest directory was removed by another process');
         throw toLocalIOError(err, `recording progress of ${shortDigest(this.desc.digest)}`);
       }
     });
@@ -208,23 +222,36 @@ class FsIngest implements Ingest {
       });
     }
     const target = blobPath(this.#root, this.desc.digest);
+    const info = { digest: this.desc.digest, size: this.desc.size, path: target };
     this.#state = 'committed';
+    let committed = false; // the blob is in blobs/ and our lock is still ours to release
     try {
+      // fchmod on our own descriptor: the verified inode is the one made read-only and renamed.
+      await this.#fh.chmod(0o444);
       await this.#fh.close();
-      await chmod(this.#paths.data, 0o444);
-      const exists = await stat(target).then(() => true, () => false);
       // Another process may have committed the same digest first: its file is identical, so that is success.
-      if (!exists) {
-        await rename(this.#paths.data, target);
+      committed = (await exists(target)) || (await renameIfOurs(this.#paths.data, target));
+      if (committed) {
         await fsyncDir(join(target, '..'));
+        await rm(this.#paths.dir, { recursive: true, force: true });
       }
-      await rm(this.#paths.dir, { recursive: true, force: true });
     } catch (err) {
       throw toLocalIOError(err, `committing ${shortDigest(this.desc.digest)} to the cache`);
     } finally {
-      await this.#lock.release();
+      // Our data file gone means another process took the blob over: its lock is not ours to remove.
+      if (committed) await this.#lock.release();
+      else this.#lock.abandon();
     }
-    return { digest: this.desc.digest, size: this.desc.size, path: target };
+    // Taken over: the new owner may have committed already, which is as good as our own commit.
+    if (committed || (await exists(target))) return info;
+    throw this.#lostBlob('another process took over its download');
+  }
+
+  #lostBlob(why: string): LockError {
+    this.#lock.abandon();
+    return new LockError(`lost ${shortDigest(this.desc.digest)}: ${why}`, {
+      hint: 'another process took the lock over as stale; a very busy machine or a slow shared filesystem can cause this',
+    });
   }
 
   /** fsyncs the data and returns its size and digest, hashing from disk whatever was not hashed inline. */
@@ -251,12 +278,26 @@ class FsIngest implements Ingest {
     this.#state = 'aborted';
     try {
       await this.#ledgerChain;
+      // close() waits for writes still in flight on the handle, so after it nothing writes our file.
       await this.#fh.close().catch(() => {});
-      // After losing the lock the ingest belongs to whoever took it over: never delete it under them.
-      if (!options.keepPartial && !this.#lock.lost) await rm(this.#paths.dir, { recursive: true, force: true });
+      // Say so in the ledger: the next holder may then adopt the file instead of copying it. Best
+      // effort: without it (full disk) the next holder copies, which is merely slower.
+      if (options.keepPartial && this.#ranges.length > 0) await this.flushLedger(true).catch(() => {});
+      // Only our own file, and the ledger only while it names it: after a takeover the directory
+      // holds the new owner's work, which is never deleted under them.
+      if (!options.keepPartial) await this.#discardOwnFiles();
     } finally {
       await this.#lock.release();
     }
+  }
+
+  async #discardOwnFiles(): Promise<void> {
+    await rm(this.#paths.data, { force: true });
+    if (this.#lock.lost) return;
+    const ledger = parseLedger(await readFile(this.#paths.ledger, 'utf8').catch(() => ''));
+    if (ledger?.data === this.#paths.dataName) await rm(this.#paths.ledger, { force: true });
+    // Succeeds only when nothing else is left (scratch files of the ledger's atomic writes included).
+    await rmdir(this.#paths.dir).catch(() => {});
   }
 
   #assertUsable(): void {

@@ -16,7 +16,21 @@ export interface Ledger {
   readonly ranges: readonly ByteRange[];
   /** ISO time of the last ledger write (for humans; prune uses the file's mtime). */
   readonly updatedAt: string;
+  /**
+   * Name of the data file the ranges describe, inside the ingest directory: `data-<id>`, one per
+   * holder (docs/cache-format.md, "Takeover"). Ledgers written before per-holder files name none,
+   * which means `data`.
+   */
+  readonly data?: string;
+  /**
+   * Set by a holder that stopped cleanly (error, Ctrl-C) after closing its data file: nobody can write
+   * that file any more, so the next holder may adopt it by rename instead of copying it.
+   */
+  readonly closed?: boolean;
 }
+
+/** Data file names a ledger may point at: `data` (older ledgers) or `data-<hex id>`; nothing with a path in it. */
+export const DATA_FILE_NAME = /^data(-[0-9a-f]{1,64})?$/;
 
 /** Returns the ranges sorted by start with overlapping and adjacent ranges merged; empty ranges dropped. */
 export function mergeRanges(ranges: readonly ByteRange[]): ByteRange[] {
@@ -69,6 +83,8 @@ export function serializeLedger(ledger: Ledger): string {
     size: ledger.size,
     ranges: mergeRanges(ledger.ranges).map((r) => [r.start, r.end]),
     updatedAt: ledger.updatedAt,
+    ...(ledger.data !== undefined ? { data: ledger.data } : {}),
+    ...(ledger.closed ? { closed: true } : {}),
   })}\n`;
 }
 
@@ -81,9 +97,10 @@ export function parseLedger(text: string): Ledger | undefined {
     return undefined;
   }
   if (typeof json !== 'object' || json === null) return undefined;
-  const { version, digest, size, ranges, updatedAt } = json as Record<string, unknown>;
+  const { version, digest, size, ranges, updatedAt, data, closed } = json as Record<string, unknown>;
   if (version !== LEDGER_VERSION || typeof digest !== 'string' || !isDigest(digest)) return undefined;
   if (!isByteCount(size) || !Array.isArray(ranges)) return undefined;
+  if (data !== undefined && (typeof data !== 'string' || !DATA_FILE_NAME.test(data))) return undefined;
   const parsed: ByteRange[] = [];
   for (const pair of ranges) {
     if (!Array.isArray(pair) || pair.length !== 2) return undefined;
@@ -97,6 +114,8 @@ export function parseLedger(text: string): Ledger | undefined {
     size,
     ranges: mergeRanges(parsed),
     updatedAt: typeof updatedAt === 'string' ? updatedAt : '',
+    ...(data !== undefined ? { data } : {}),
+    ...(closed === true ? { closed: true } : {}),
   };
 }
 

@@ -54,6 +54,31 @@ export interface BlobLock {
   onLost(listener: (err: LockError) => void): void;
   /** Releases the lock (idempotent; a lost lock is already released). */
   release(): Promise<void>;
+  /**
+   * Stops treating the lock as ours without removing it: for when the ingest shows another process
+   * took the blob over (our data file is gone), so the lock directory now is theirs. The refresh
+   * timer notices the change at its next tick and stops.
+   */
+  abandon(): void;
+}
+
+/** The stale/update pair every lock of a run uses (see DEFAULT_LOCK_STALE_MS for why one pair). */
+export interface LockTiming {
+  readonly staleMs: number;
+  readonly updateMs: number;
+}
+
+/** proper-lockfile refuses a stale time under 2 s (it clamps to that). */
+const MIN_LOCK_STALE_MS = 2_000;
+
+/**
+ * Returns the lock timing for a stale time (default DEFAULT_LOCK_STALE_MS). A shorter stale time
+ * (tests: DRAY_LOCK_STALE_MS) keeps the update at a fifth of it, so a holder can still miss four
+ * refreshes before it looks dead. Every process sharing a cache must use the same value.
+ */
+export function lockTiming(staleMs: number = DEFAULT_LOCK_STALE_MS): LockTiming {
+  const stale = Math.max(MIN_LOCK_STALE_MS, Math.round(staleMs));
+  return { staleMs: stale, updateMs: Math.max(1_000, Math.min(DEFAULT_LOCK_UPDATE_MS, Math.floor(stale / 5))) };
 }
 
 /** Returns the lock directory path of a digest: locks/<alg>-<hex>.lock. */
@@ -70,8 +95,6 @@ function ownerPath(root: string, digest: Digest): string {
 }
 
 const LOCK_OPTIONS = {
-  stale: DEFAULT_LOCK_STALE_MS,
-  update: DEFAULT_LOCK_UPDATE_MS,
   retries: 0,
   // The target file need not exist; we lock a name, not a file.
   realpath: false,
@@ -81,7 +104,7 @@ const LOCK_OPTIONS = {
  * Tries once to take the digest's lock; a stale lock is taken over. Returns undefined when another
  * live process holds it. `owner` is recorded in the owner file for waiters to read.
  */
-export async function tryLockBlob(root: string, digest: Digest, owner: LockOwner): Promise<BlobLock | undefined> {
+export async function tryLockBlob(root: string, digest: Digest, owner: LockOwner, timing: LockTiming = lockTiming()): Promise<BlobLock | undefined> {
   let lost: LockError | undefined;
   let released = false;
   const listeners: ((err: LockError) => void)[] = [];
@@ -89,6 +112,8 @@ export async function tryLockBlob(root: string, digest: Digest, owner: LockOwner
   try {
     release = await lockfile.lock(lockTarget(root, digest), {
       ...LOCK_OPTIONS,
+      stale: timing.staleMs,
+      update: timing.updateMs,
       lockfilePath: lockDirPath(root, digest),
       onCompromised: (err) => {
         // The library's default throws from a timer, which would crash the process; we fail that blob only.
@@ -128,6 +153,9 @@ export async function tryLockBlob(root: string, digest: Digest, owner: LockOwner
         if (code !== 'ERELEASED' && code !== 'ENOTACQUIRED') throw toLocalIOError(err, `releasing ${shortDigest(digest)}'s cache lock`);
       }
     },
+    abandon() {
+      released = true;
+    },
   };
 }
 
@@ -143,10 +171,10 @@ export async function readLockOwner(root: string, digest: Digest): Promise<LockO
 }
 
 /** Returns whether a live (non-stale) process holds the digest's lock. */
-export async function isBlobLocked(root: string, digest: Digest): Promise<boolean> {
+export async function isBlobLocked(root: string, digest: Digest, timing: LockTiming = lockTiming()): Promise<boolean> {
   try {
     return await lockfile.check(lockTarget(root, digest), {
-      stale: LOCK_OPTIONS.stale,
+      stale: timing.staleMs,
       realpath: false,
       lockfilePath: lockDirPath(root, digest),
     });

@@ -13,6 +13,7 @@ import { parseManifest } from '../oci/manifest.js';
 import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
 import type { BlobStore } from './types.js';
 import { cacheLayout } from './layout.js';
+import { DATA_FILE_NAME } from './ledger.js';
 import { listCache, listIngests, readdirOrEmpty, type CachedBlob } from './maintenance.js';
 
 /** Partials untouched for a day are collected: containerd's lease/ingest expiry (anchors-pullers.md §2). */
@@ -126,7 +127,7 @@ async function pruneIngests(root: string, now: number, maxAgeMs: number, dryRun:
   const out: { digest: Digest; bytes: number }[] = [];
   for (const ingest of await listIngests(root, { signal })) {
     if (ingest.locked || now - Date.parse(ingest.updatedAt) < maxAgeMs) continue;
-    const bytes = await stat(join(ingest.path, 'data')).then((s) => s.size, () => 0);
+    const bytes = await dirBytes(ingest.path);
     try {
       if (!dryRun) await rm(ingest.path, { recursive: true, force: true });
     } catch (err) {
@@ -135,6 +136,15 @@ async function pruneIngests(root: string, now: number, maxAgeMs: number, dryRun:
     out.push({ digest: ingest.digest, bytes });
   }
   return out;
+}
+
+/** Returns the bytes of an ingest directory's data files (usually one; more after a holder died mid-takeover). */
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdirOrEmpty(dir)) {
+    if (DATA_FILE_NAME.test(name)) total += await stat(join(dir, name)).then((s) => s.size, () => 0);
+  }
+  return total;
 }
 
 /** Removes old scratch files and owner records left by processes that died holding a lock. */

@@ -1,11 +1,13 @@
 /**
  * One blob, start to finish: claim it in the store (or find it there, or wait for the process fetching
  * it), fetch the missing ranges — probe first, then chunks in parallel, or one stream when the server
- * ignores Range — verify and commit. A digest mismatch drops the ingest and refetches once.
+ * ignores Range — verify and commit. A digest mismatch drops the ingest and refetches once; a lock lost
+ * to another process looks for the blob again once.
  */
+import { setMaxListeners } from 'node:events';
 import { coveredBytes } from '../cache/ledger.js';
 import type { BlobInfo, BlobStore, Ingest, LockHolder } from '../cache/types.js';
-import { AbortedError, IntegrityError, RangeMismatchError } from '../errors.js';
+import { AbortedError, IntegrityError, LockError, RangeMismatchError } from '../errors.js';
 import { summarizeError } from '../events/bus.js';
 import type { ByteRange } from '../oci/descriptor.js';
 import { fetchRange, type BlobFetch, type EngineDeps } from './chunk.js';
@@ -22,8 +24,10 @@ export async function downloadBlob(deps: DownloadDeps, job: TransferJob, order: 
   const { ctx, store } = deps;
   const { desc } = job;
   const tally = { fetched: 0 }; // network bytes over every attempt, for blob.done and the stats
+  let attempt = 1;
+  let lockLost = false;
   try {
-    for (let attempt = 1; ; attempt++) {
+    for (;;) {
       let waited = false;
       const outcome = await store.beginIngest(desc, {
         signal: ctx.signal,
@@ -34,12 +38,25 @@ export async function downloadBlob(deps: DownloadDeps, job: TransferJob, order: 
       });
       if (outcome.kind === 'present') {
         const from = outcome.waited || waited ? 'other-process' : 'cache';
-        if (from === 'cache') ctx.emit({ type: 'blob.cached', digest: desc.digest, size: outcome.info.size });
-        else ctx.emit({ type: 'blob.done', digest: desc.digest, size: outcome.info.size, from, bytesFetched: 0 });
+        if (from === 'cache') {
+          // A cache hit is a use: refresh last-used so LRU prune and its grace period see it.
+          await store.touch(desc.digest);
+          ctx.emit({ type: 'blob.cached', digest: desc.digest, size: outcome.info.size });
+        } else ctx.emit({ type: 'blob.done', digest: desc.digest, size: outcome.info.size, from, bytesFetched: 0 });
         deps.stats.blob(from === 'cache' ? 'cached' : 'waited', tally.fetched);
         return outcome.info;
       }
-      const result = await fetchIntoIngest(deps, job, order, outcome.ingest, attempt, tally);
+      let result: IngestResult;
+      try {
+        result = await fetchIntoIngest(deps, job, order, outcome.ingest, attempt, tally);
+      } catch (err) {
+        // Another process took the blob over (a false stale takeover: a slow NFS server, a frozen
+        // process). Ask the store again, once: it waits for the new holder or finds the blob committed.
+        if (!(err instanceof LockError) || lockLost || ctx.signal.aborted) throw err;
+        lockLost = true;
+        ctx.emit({ type: 'debug', scope: 'transfer', message: `${desc.digest}: ${err.message}; looking for the blob again` });
+        continue;
+      }
       if ('info' in result) {
         ctx.emit({ type: 'blob.done', digest: desc.digest, size: result.info.size, from: 'network', bytesFetched: tally.fetched });
         deps.stats.blob('fetched', tally.fetched);
@@ -48,6 +65,7 @@ export async function downloadBlob(deps: DownloadDeps, job: TransferJob, order: 
       // The store dropped the corrupt ingest. Refetch the whole blob once (pacote's rule): a proxy or
       // disk glitch is worth one more try; a registry serving wrong bytes is not worth a loop.
       if (attempt >= 2 || ctx.signal.aborted) throw result.corrupt;
+      attempt += 1;
       deps.stats.retried();
       ctx.emit({ type: 'blob.retry', digest: desc.digest, attempt: 2, maxAttempts: 2, delayMs: 0, error: summarizeError(result.corrupt) });
     }
@@ -125,6 +143,7 @@ async function fetchMissing(deps: DownloadDeps, blob: BlobFetch, ranges: readonl
 async function fetchInParallel(deps: DownloadDeps, blob: BlobFetch, probe: ByteRange, rest: readonly ByteRange[]): Promise<void> {
   const phase = new AbortController();
   blob.signal = AbortSignal.any([deps.ctx.signal, phase.signal]);
+  setMaxListeners(0, blob.signal); // one listener per chunk request: a 150 MB blob has a dozen
   blob.soleTask = true;
   const settled: Promise<void>[] = [];
   let firstError: { error: unknown } | undefined;

@@ -1,11 +1,13 @@
 /** Shared setup for the cache component tests: real temp directories, deterministic blobs. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBlobStore, type BlobStoreOptions } from '../../../src/cache/fs-store.js';
 import type { BlobStore, Ingest, IngestOutcome } from '../../../src/cache/types.js';
 import type { Descriptor } from '../../../src/oci/descriptor.js';
-import { computeDigest } from '../../../src/oci/digest.js';
+import { computeDigest, type Digest } from '../../../src/oci/digest.js';
+import { ingestDir } from '../../../src/cache/layout.js';
+import { parseLedger } from '../../../src/cache/ledger.js';
 
 /** Creates a temp dir and returns it with a cleanup function. */
 export async function tempDir(prefix = 'dray-cache-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -47,3 +49,10 @@ export function owned(outcome: IngestOutcome): Ingest {
 }
 
 export const signal = new AbortController().signal;
+
+/** Returns the path of the data file the ingest's ledger names (each holder writes its own `data-<id>`). */
+export async function dataFile(root: string, digest: Digest): Promise<string> {
+  const ledger = parseLedger(await readFile(join(ingestDir(root, digest), 'ledger.json'), 'utf8'));
+  if (!ledger) throw new Error(`no readable ledger for ${digest}`);
+  return join(ingestDir(root, digest), ledger.data ?? 'data');
+}

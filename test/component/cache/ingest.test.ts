@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { blobPath, ingestDir } from '../../../src/cache/layout.js';
 import { IntegrityError, LocalIOError } from '../../../src/errors.js';
 import { computeDigest, type Digest } from '../../../src/oci/digest.js';
-import { chunks, failingAfter, makeBlob, openStore, owned, signal, tempDir } from './fixtures.js';
+import { chunks, dataFile, failingAfter, makeBlob, openStore, owned, signal, tempDir } from './fixtures.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -77,7 +77,7 @@ describe('ingest and commit', () => {
     const longer = new Uint8Array(200);
     longer.set(bytes);
     await expect(ingest.writeAt(0, chunks(longer, 150), { signal })).rejects.toBeInstanceOf(IntegrityError);
-    expect((await stat(join(ingestDir(dir, desc.digest), 'data'))).size).toBe(0);
+    expect((await stat(await dataFile(dir, desc.digest))).size).toBe(0);
     await ingest.abort({ keepPartial: false });
   });
 
@@ -190,10 +190,13 @@ describe('resume', () => {
     const first = owned(await store.beginIngest(desc, { signal }));
     await first.writeAt(0, chunks(bytes.subarray(0, 50_000)), { signal });
     await first.abort({ keepPartial: true });
-    await damage(join(ingestDir(dir, desc.digest), 'data'));
+    const firstData = await dataFile(dir, desc.digest);
+    await damage(firstData);
     const second = owned(await store.beginIngest(desc, { signal }));
     expect(second.completed()).toEqual([]);
-    expect((await stat(join(ingestDir(dir, desc.digest), 'data'))).size).toBe(0);
+    expect((await stat(await dataFile(dir, desc.digest))).size).toBe(0);
+    // The damaged partial is gone: only the new holder's file is left.
+    expect((await readdir(ingestDir(dir, desc.digest))).filter((n) => n.startsWith('data'))).toEqual([(await dataFile(dir, desc.digest)).split('/').pop()]);
     await second.writeAt(0, chunks(bytes), { signal });
     await second.commit();
   });

@@ -7,7 +7,7 @@ import { ingestDir } from '../../../src/cache/layout.js';
 import { parseLedger, rangesExtent } from '../../../src/cache/ledger.js';
 import { checkFreeSpace, freeSpace } from '../../../src/cache/space.js';
 import { DiskFullError } from '../../../src/errors.js';
-import { chunks, makeBlob, openStore, owned, signal, tempDir } from './fixtures.js';
+import { chunks, dataFile, makeBlob, openStore, owned, signal, tempDir } from './fixtures.js';
 
 const run = promisify(execFile);
 
@@ -47,14 +47,15 @@ describe('disk space', () => {
     await ingest.abort({ keepPartial: true });
     expect(await readdir(join(root, 'blobs', 'sha256'))).toEqual([]);
 
-    const dataSize = (await stat(join(ingestDir(root, desc.digest), 'data'))).size;
+    const data = await dataFile(root, desc.digest);
+    const dataSize = (await stat(data)).size;
     const ledger = parseLedger(await readFile(join(ingestDir(root, desc.digest), 'ledger.json'), 'utf8'));
     expect(ledger).toBeDefined();
     expect(rangesExtent(ledger!.ranges)).toBeLessThanOrEqual(dataSize);
     // The partial stays resumable: a new attempt starts from what the ledger recorded.
     const again = owned(await store.beginIngest(desc, { signal }));
     expect(again.completed()).toEqual(ledger!.ranges);
-    expect(Buffer.from(await readFile(join(ingestDir(root, desc.digest), 'data'))).subarray(0, rangesExtent(ledger!.ranges)).equals(Buffer.from(bytes.subarray(0, rangesExtent(ledger!.ranges))))).toBe(true);
+    expect(Buffer.from(await readFile(await dataFile(root, desc.digest))).subarray(0, rangesExtent(ledger!.ranges)).equals(Buffer.from(bytes.subarray(0, rangesExtent(ledger!.ranges))))).toBe(true);
     await again.abort({ keepPartial: false });
   });
 
