@@ -15,6 +15,8 @@ export interface ErrorSummary {
 
 export type BlobRole = 'manifest' | 'config' | 'layer';
 export type BlobSourceKind = 'network' | 'cache' | 'other-process';
+/** How one request for blob bytes ended: cancelled means the run or a failing sibling chunk stopped it. */
+export type AttemptOutcome = 'succeeded' | 'failed' | 'cancelled';
 export type ExportFormat = 'oci' | 'docker-archive' | 'oci-archive' | 'rootfs';
 
 export type PullEventBody =
@@ -26,6 +28,10 @@ export type PullEventBody =
   | { readonly type: 'blob.cached'; readonly digest: string; readonly size: number }
   | { readonly type: 'blob.waiting'; readonly digest: string; readonly holder: string }
   | { readonly type: 'blob.started'; readonly digest: string; readonly size: number; readonly attempt: number; readonly chunks: number; readonly resumedBytes: number }
+  // One HTTP request for the blob's bytes (each chunk, each retry), as the scheduler starts it and as it
+  // ends: metrics count attempts from these, so a failing or interrupted run still accounts for them.
+  | { readonly type: 'blob.attempt'; readonly digest: string; readonly offset: number }
+  | { readonly type: 'blob.attempt.done'; readonly digest: string; readonly outcome: AttemptOutcome; readonly bytes: number; readonly error?: ErrorSummary }
   | { readonly type: 'blob.progress'; readonly digest: string; readonly bytes: number; readonly total: number }
   | { readonly type: 'blob.retry'; readonly digest: string; readonly attempt: number; readonly maxAttempts: number; readonly delayMs: number; readonly error: ErrorSummary }
   | { readonly type: 'blob.verifying'; readonly digest: string }

@@ -128,6 +128,7 @@ async function attempt(
   if (deps.backoff.remaining(blob.source.key) > 0) return { kind: 'paused' };
   if (signal.aborted) return { kind: 'error', written: 0, whole: false, error: new AbortedError('interrupted') };
   deps.stats.attemptStarted();
+  deps.ctx.emit({ type: 'blob.attempt', digest: desc.digest, offset: pos });
   let written = 0;
   let whole = mode === 'whole';
   let body: { destroy(): void } | undefined;
@@ -169,10 +170,13 @@ async function attempt(
     });
     if (written < limit) throw new NetworkError(`${desc.digest}: body ended after ${written} of ${limit} bytes`);
     deps.stats.attemptEnded('succeeded');
+    deps.ctx.emit({ type: 'blob.attempt.done', digest: desc.digest, outcome: 'succeeded', bytes: written });
     return { kind: 'ok', written, whole };
   } catch (err) {
     const error = signal.aborted && !(err instanceof AbortedError) ? new AbortedError('interrupted', { cause: err }) : err;
-    deps.stats.attemptEnded(error instanceof AbortedError ? 'cancelled' : 'failed');
+    const outcome = error instanceof AbortedError ? 'cancelled' : 'failed';
+    deps.stats.attemptEnded(outcome);
+    deps.ctx.emit({ type: 'blob.attempt.done', digest: desc.digest, outcome, bytes: written, error: summarizeError(error) });
     return { kind: 'error', written, whole, error };
   } finally {
     body?.destroy();

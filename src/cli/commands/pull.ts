@@ -3,15 +3,18 @@ import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import type { ExportFormat } from '../../events/types.js';
-import { pull, type ImageResult, type PullOutput } from '../../pull.js';
+import { pull, type ImageResult, type PullOutput, type PullResult } from '../../pull.js';
 import { DEFAULT_TRANSFER_OPTIONS, type TransferOptions } from '../../transfer/options.js';
 import type { CliIo } from '../io.js';
+import { createMetricsRecorder, writeMetricsAfterFailure } from '../metrics-file.js';
 import { PULL_POLICIES, type PullPolicy } from '../../image/cached-manifests.js';
-import { cacheDirFrom, dockerConfigPath } from '../env.js';
-import { addCommonOptions, addRegistryOptions, startRenderer, type CommonFlags, type RegistryFlags } from '../options.js';
+import { cacheDirFrom } from '../env.js';
+import { addCredentialOptions, credentialOptionsFrom, type CredentialFlags } from '../credential-options.js';
+import { addNetworkOptions, networkOptionsFrom, type NetworkFlags } from '../network-options.js';
+import { addCommonOptions, startRenderer, type CommonFlags } from '../options.js';
 import { parseDurationFlag, parseIntegerFlag, parseSizeFlag } from '../parse-values.js';
 
-interface PullFlags extends CommonFlags, RegistryFlags {
+interface PullFlags extends CommonFlags, NetworkFlags, CredentialFlags {
   output?: string;
   format?: ExportFormat;
   platform?: string;
@@ -23,6 +26,7 @@ interface PullFlags extends CommonFlags, RegistryFlags {
   file?: string;
   failFast?: boolean;
   pull?: PullPolicy;
+  metricsFile?: string;
 }
 
 /** Registers `pull` on the program. */
@@ -41,8 +45,10 @@ export function registerPull(program: Command, io: CliIo): void {
     .option('-j, --concurrency <n>', `concurrent HTTP transfers across the run (default ${DEFAULT_TRANSFER_OPTIONS.concurrency})`)
     .option('--chunk-size <size>', 'size of Range chunks for big blobs, e.g. 16M')
     .option('--retries <n>', `attempts per transfer before giving up (default ${DEFAULT_TRANSFER_OPTIONS.retries})`)
-    .option('--idle-timeout <duration>', 'abort and resume a connection that sends nothing for this long (default 30s)');
-  addRegistryOptions(cmd);
+    .option('--idle-timeout <duration>', 'abort and resume a connection that sends nothing for this long (default 30s)')
+    .option('--metrics-file <path>', "write the run's metrics here in Prometheus text format (node_exporter textfile collector), even when the pull fails");
+  addCredentialOptions(cmd);
+  addNetworkOptions(cmd);
   addCommonOptions(cmd);
   cmd.action(async (images: string[], flags: PullFlags) => {
     io.setExitCode(await runPull(images, flags, io));
@@ -52,30 +58,41 @@ export function registerPull(program: Command, io: CliIo): void {
 async function runPull(args: string[], flags: PullFlags, io: CliIo): Promise<number> {
   const refs = [...args, ...(flags.file !== undefined ? await readRefList(flags.file, io) : [])];
   if (refs.length === 0) throw new UsageError('no image to pull', { hint: 'name an image, e.g. dray pull alpine, or a list with -f FILE' });
+  const credentials = await credentialOptionsFrom(flags, io, flags.file === '-' ? '-f -' : undefined);
   const output = outputFrom(flags, io);
   const renderer = startRenderer(flags, io);
+  const metrics = flags.metricsFile !== undefined ? createMetricsRecorder(flags.metricsFile) : undefined;
+  let result: PullResult;
   try {
-    const result = await pull(refs, {
+    result = await pull(refs, {
       cacheDir: cacheDirFrom(flags.cache, io.env),
-      dockerConfigPath: dockerConfigPath(io.env),
-      ...(flags.creds !== undefined ? { creds: flags.creds } : {}),
-      ...(flags.insecure ? { insecure: true } : {}),
+      ...lockStaleFrom(io.env.env),
+      credentials,
+      ...networkOptionsFrom(flags, io),
       ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
       ...(output ? { output } : {}),
       transfer: transferFrom(flags),
       signal: io.signal,
-      onEvent: (e) => renderer.handle(e),
+      onEvent: (e) => {
+        renderer.handle(e);
+        metrics?.handle(e);
+      },
       ...(flags.failFast ? { failFast: true } : {}),
       ...(flags.pull !== undefined ? { pullPolicy: flags.pull } : {}),
       isRoot: io.isRoot,
     });
     renderer.close();
     for (const image of result.images) if (!image.ok) io.stderr.write(renderImageFailure(image));
-    printResults(result.images, flags, io, output?.dest === io.stdoutStream);
-    return result.exitCode;
+    printResults(result, flags, io, output?.dest === io.stdoutStream);
+  } catch (err) {
+    renderer.close();
+    await writeMetricsAfterFailure(metrics, err, io.signal.aborted, io.stderr);
+    throw err;
   } finally {
     renderer.close();
   }
+  await metrics?.write({ exitCode: result.exitCode, stats: result.stats });
+  return result.exitCode;
 }
 
 function outputFrom(flags: PullFlags, io: CliIo): PullOutput | undefined {
@@ -116,13 +133,14 @@ async function readRefList(path: string, io: CliIo): Promise<string[]> {
     .filter((l) => l.length > 0);
 }
 
-function printResults(images: readonly ImageResult[], flags: PullFlags, io: CliIo, stdoutTaken: boolean): void {
+function printResults(result: PullResult, flags: PullFlags, io: CliIo, stdoutTaken: boolean): void {
   if (stdoutTaken) return; // the archive owns stdout
   if (flags.json) {
-    io.stdout.write(`${JSON.stringify({ images, ok: images.every((i) => i.ok) }, null, 2)}\n`);
+    // stats: every request for blob bytes and every blob of the run, for CI jobs that account for them
+    io.stdout.write(`${JSON.stringify({ images: result.images, ok: result.ok, stats: result.stats }, null, 2)}\n`);
     return;
   }
-  for (const image of images) if (image.ok && image.ref && image.digest) io.stdout.write(`${pinned(image.ref, image.digest)}\n`);
+  for (const image of result.images) if (image.ok && image.ref && image.digest) io.stdout.write(`${pinned(image.ref, image.digest)}\n`);
 }
 
 /** "docker.io/library/alpine:3.20@sha256:…": the reference as asked, pinned to what it resolved to. */
@@ -136,4 +154,17 @@ function renderImageFailure(image: ImageResult): string {
   if (!e) return '';
   const hint = e.hint ? `\nhint: ${e.hint}` : '';
   return `error[${e.code}]: ${image.ref ?? image.input}: ${e.message}${hint}\n`;
+}
+
+/**
+ * $DRAY_LOCK_STALE_MS: the cache lock stale time, for tests that kill a lock holder and want the
+ * takeover in seconds (docs/cache-format.md, "Takeover"); not a flag on purpose: every process sharing
+ * a cache must use the same value.
+ */
+function lockStaleFrom(env: NodeJS.ProcessEnv): { lockStaleMs?: number } {
+  const text = env.DRAY_LOCK_STALE_MS;
+  if (text === undefined || text === '') return {};
+  const ms = Number(text);
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new UsageError(`DRAY_LOCK_STALE_MS must be a positive number of milliseconds, not ${JSON.stringify(text)}`);
+  return { lockStaleMs: ms };
 }
