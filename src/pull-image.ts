@@ -6,7 +6,7 @@ import type { RunContext } from './context.js';
 import { formatPlatform } from './oci/descriptor.js';
 import type { Platform } from './oci/descriptor.js';
 import type { ImageRef } from './reference/types.js';
-import { resolveImage } from './image/resolve.js';
+import { resolveAllPlatforms, resolveImage } from './image/resolve.js';
 import type { ResolvedImage } from './image/types.js';
 import type { Session } from './session.js';
 import type { ImageSink } from './sinks/types.js';
@@ -45,6 +45,34 @@ export async function resolveAndRecord(ref: ImageRef, deps: PullImageDeps): Prom
       size: image.layers.reduce((n, l) => n + l.size, image.config.size),
     });
     return image;
+  } catch (err) {
+    ctx.emit({ type: 'resolve.failed', ref: ref.toString(), error: summarizeError(err) });
+    throw err;
+  }
+}
+
+/**
+ * --all-platforms: resolves every manifest the index names (attestations included, so the layout's
+ * index is whole), records the tag, and returns one ResolvedImage per manifest.
+ */
+export async function resolveAllAndRecord(ref: ImageRef, deps: PullImageDeps): Promise<readonly ResolvedImage[]> {
+  const { ctx, session } = deps;
+  ctx.emit({ type: 'resolve.started', ref: ref.toString() });
+  try {
+    const all = await resolveAllPlatforms(session.client(ref.registry), ref, { fallbackPlatform: deps.platform, signal: ctx.signal, includeNonRunnable: true });
+    for (const raw of [all.root, ...all.images.map((i) => i.manifest)]) await session.store.putBytes(raw.descriptor.digest, raw.bytes);
+    if (ref.tag !== undefined && ref.digest === undefined) {
+      await session.store.writeRef({ ref: ref.toString(), digest: all.root.descriptor.digest, mediaType: all.root.descriptor.mediaType, resolvedAt: new Date().toISOString(), from: ref.registry });
+    }
+    ctx.emit({
+      type: 'resolve.done',
+      ref: ref.toString(),
+      digest: all.root.descriptor.digest,
+      platform: all.images.map((i) => formatPlatform(i.platform)).join(','),
+      layers: all.images.reduce((n, i) => n + i.layers.length, 0),
+      size: all.images.reduce((n, i) => n + i.layers.reduce((m, l) => m + l.size, i.config.size), 0),
+    });
+    return all.images;
   } catch (err) {
     ctx.emit({ type: 'resolve.failed', ref: ref.toString(), error: summarizeError(err) });
     throw err;

@@ -16,7 +16,9 @@ import { parseReference } from './reference/parse.js';
 import { openSession, type SessionOptions } from './session.js';
 import { createOutputSink } from './sinks/create.js';
 import type { ImageSink } from './sinks/types.js';
-import { fetchImage, resolveAndRecord } from './pull-image.js';
+import { fetchImage, resolveAllAndRecord, resolveAndRecord } from './pull-image.js';
+import type { ImageRef } from './reference/types.js';
+import type { TransferStats } from './transfer/types.js';
 import { VERSION } from './version.js';
 
 export interface PullOutput {
@@ -64,6 +66,8 @@ export interface PullResult {
   readonly ok: boolean;
   /** The worst outcome over all images (docs/exit-codes.md). */
   readonly exitCode: ExitCode;
+  /** The transfer engine's counters for the whole run: every request for blob bytes, failed ones included. */
+  readonly stats: TransferStats;
 }
 
 /** Pulls every reference; never throws for one image's failure (see each ImageResult), only for run-level ones. */
@@ -87,7 +91,7 @@ export async function pull(refs: readonly string[], options: PullOptions): Promi
     sink = options.output ? createOutputSink(options.output, { store: session.store, signal, emit: bus.emit, isRoot: options.isRoot ?? false }) : undefined;
     const images = await Promise.all(
       refs.map((input) =>
-        pullOne(input, { ctx, session, platform, tally, ...(sink ? { sink, exportDest: describeDest(options.output) } : {}) }).then((r) => {
+        pullOne(input, { ctx, session, platform, tally, ...(sink ? { sink, exportDest: describeDest(options.output) } : {}), ...(options.output?.allPlatforms ? { allPlatforms: true } : {}) }).then((r) => {
           if (!r.ok && options.failFast) failFast.abort(new AbortedError('stopped after the first failure (--fail-fast)'));
           return r;
         }),
@@ -100,9 +104,9 @@ export async function pull(refs: readonly string[], options: PullOptions): Promi
         for (const image of images) bus.emit({ type: 'export.done', ref: image.ref ?? image.input, format: options.output.format, dest: describeDest(options.output) });
       } else await sink.abort();
     }
-    const exitCode = worstExitCode(images);
+    const exitCode = worstExitCode(images, failFast.signal.aborted && !options.signal?.aborted);
     bus.emit({ type: 'run.done', ok, ...(ok ? {} : { error: { code: 'ERR_IMAGES_FAILED', message: `${images.filter((i) => !i.ok).length} of ${images.length} images failed` } }) });
-    return { images, ok, exitCode };
+    return { images, ok, exitCode, stats: session.transfer.stats() };
   } catch (err) {
     await sink?.abort().catch(() => {});
     bus.emit({ type: 'run.done', ok: false, error: summarizeError(err) });
@@ -118,6 +122,7 @@ interface PullOneDeps {
   readonly platform: Platform;
   readonly tally: BlobTally;
   readonly sink?: ImageSink;
+  readonly allPlatforms?: boolean;
 }
 
 async function pullOne(input: string, deps: PullOneDeps): Promise<ImageResult> {
@@ -126,6 +131,7 @@ async function pullOne(input: string, deps: PullOneDeps): Promise<ImageResult> {
   try {
     const ref = parseReference(input);
     refText = ref.toString();
+    if (deps.allPlatforms) return await pullAllPlatforms(input, ref, deps, started);
     const image = await resolveAndRecord(ref, deps);
     const blobs = await fetchImage(image, deps);
     const counts = deps.tally.sum(blobs);
@@ -163,6 +169,25 @@ async function pullOne(input: string, deps: PullOneDeps): Promise<ImageResult> {
   }
 }
 
+/** Every manifest of the index into the output: all fetched under the one budget, each fed as it lands. */
+async function pullAllPlatforms(input: string, ref: ImageRef, deps: PullOneDeps, started: number): Promise<ImageResult> {
+  const images = await resolveAllAndRecord(ref, deps);
+  const blobs = (await Promise.all(images.map((image) => fetchImage(image, deps)))).flat();
+  const root = images[0]!.root.descriptor.digest;
+  deps.ctx.emit({ type: 'image.done', ref: ref.toString(), digest: root, ok: true });
+  return {
+    input,
+    ref: ref.toString(),
+    digest: root,
+    platform: images.map((i) => formatPlatform(i.platform)).join(','),
+    layers: images.reduce((n, i) => n + i.layers.length, 0),
+    size: images.reduce((n, i) => n + i.layers.reduce((m, l) => m + l.size, i.config.size), 0),
+    ...deps.tally.sum(blobs),
+    seconds: (deps.ctx.now() - started) / 1000,
+    ok: true,
+  };
+}
+
 function describeDest(output: PullOutput | undefined): string {
   return output === undefined ? '' : typeof output.dest === 'string' ? output.dest : '-';
 }
@@ -175,8 +200,10 @@ function resolvePlatformOption(platform: string | Platform | undefined): Platfor
 // Interrupted dominates, then the unexpected, then the rest by number (docs/exit-codes.md).
 const SEVERITY: readonly number[] = [ExitCode.Interrupted, ExitCode.Failure, 7, 6, 5, 4, 3, 2];
 
-function worstExitCode(images: readonly ImageResult[]): ExitCode {
-  const codes = images.filter((i) => !i.ok).map((i) => i.error?.exitCode ?? ExitCode.Failure);
+function worstExitCode(images: readonly ImageResult[], stoppedByFailFast: boolean): ExitCode {
+  // --fail-fast cancels the other images: their ERR_ABORTED follows from the first failure, which is the outcome
+  const outcomes = images.filter((i) => !i.ok && !(stoppedByFailFast && i.error?.code === 'ERR_ABORTED'));
+  const codes = outcomes.map((i) => i.error?.exitCode ?? ExitCode.Failure);
   for (const code of SEVERITY) if (codes.includes(code)) return code as ExitCode;
   return ExitCode.Ok;
 }

@@ -10,6 +10,7 @@ import type { Descriptor, Platform } from '../oci/descriptor.js';
 import { computeDigest, splitDigest, type Digest } from '../oci/digest.js';
 import { parseManifest, type ImageIndex, type ImageManifest } from '../oci/manifest.js';
 import { isRunnableImage, selectManifest } from '../oci/platform.js';
+import { isManifestMediaType } from '../oci/media-types.js';
 import type { ImageRef } from '../reference/types.js';
 import type { RawManifest, RegistryClient } from '../registry/types.js';
 import type { ResolvedImage } from './types.js';
@@ -54,9 +55,12 @@ export interface ResolvedAllPlatforms {
 export async function resolveAllPlatforms(
   client: RegistryClient,
   ref: ImageRef,
-  options: { fallbackPlatform: Platform; signal?: AbortSignal },
+  options: { fallbackPlatform: Platform; signal?: AbortSignal; includeNonRunnable?: boolean },
 ): Promise<ResolvedAllPlatforms> {
   const { signal, fallbackPlatform } = options;
+  // "keep the whole index" (--all-platforms) needs attestation and unknown/unknown manifests too:
+  // a layout whose index names a manifest it lacks is broken for skopeo copy --all
+  const wanted = (d: Descriptor) => (options.includeNonRunnable ? isManifestMediaType(d.mediaType) : isRunnableImage(d));
   const { root, parsed } = await fetchRoot(client, ref, signal);
   if (parsed.kind === 'manifest') {
     return { ref, root, images: [toResolved(ref, root, undefined, root, parsed, fallbackPlatform)], skipped: [] };
@@ -66,7 +70,7 @@ export async function resolveAllPlatforms(
   // Sequential on purpose: indexes hold a handful of small manifests, and a registry's manifest
   // endpoint is the rate-limited one (Docker Hub counts manifest GETs).
   for (const d of parsed.manifests) {
-    if (!isRunnableImage(d)) {
+    if (!wanted(d)) {
       skipped.push(d);
       continue;
     }
