@@ -5,7 +5,7 @@
  */
 import { createTokenCache } from '../auth/token-cache.js';
 import type { RunContext } from '../context.js';
-import { AbortedError, IntegrityError, InvalidManifestError, NetworkError } from '../errors.js';
+import { AbortedError, IntegrityError, InvalidManifestError, NetworkError, RegistryError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { computeDigest, isDigest, splitDigest, type Digest } from '../oci/digest.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
@@ -52,18 +52,35 @@ export function createRegistryClient(registry: string, deps: { send: Send; ctx: 
     // quota inside retry: a 429 past --max-wait throws a non-retryable error at the first response
     return { origin, small: compose(base, retry, quota, auth, withRedirects()), blob: compose(base, quota, auth, withRedirects()) };
   };
+  const origins = candidateOrigins(registry, options.insecure === true, options.scheme);
+  // No /v2/ ping when the first origin can simply be used: one origin, or plain HTTP on loopback. Any
+  // request's 401 primes auth (with-auth.ts), so the ping would only cost a round trip (ctr skips it too).
+  const optimistic = origins.length === 1 || origins[0]!.startsWith('http:');
   let ready: Promise<Pipelines> | undefined;
-  const connect = (): Promise<Pipelines> =>
-    (ready ??= ping(registry, candidateOrigins(registry, options.insecure === true, options.scheme), build, ctx).catch((err: unknown) => {
+  const pingFrom = (candidates: readonly string[]): Promise<Pipelines> =>
+    ping(registry, candidates, build, ctx).catch((err: unknown) => {
       ready = undefined; // a failed ping is tried again by the next request
       throw err;
-    }));
+    });
+  const connect = (): Promise<Pipelines> => (ready ??= optimistic ? Promise.resolve(build(origins[0]!)) : pingFrom(origins));
+  const call = async <T>(fn: (p: Pipelines) => Promise<T>): Promise<T> => {
+    const p = await connect();
+    try {
+      return await fn(p);
+    } catch (err) {
+      // registry quirk (Go TLS servers): plain HTTP to a TLS port gets "400 Client sent an HTTP request to
+      // an HTTPS server": this loopback registry speaks TLS, so move to HTTPS once and ask again
+      if (!(optimistic && origins.length > 1 && p.origin === origins[0] && err instanceof RegistryError && err.status === 400)) throw err;
+      ready = pingFrom(origins.slice(1));
+      return fn(await connect());
+    }
+  };
 
   return {
     registry,
-    headManifest: async (ref, signal) => headManifest(await connect(), ref, signal),
-    getManifest: async (ref, reference, signal) => getManifest(await connect(), ref, reference, signal),
-    openBlob: async (repository, digest, blobOptions = {}) => openBlob(await connect(), repository, digest, blobOptions),
+    headManifest: (ref, signal) => call((p) => headManifest(p, ref, signal)),
+    getManifest: (ref, reference, signal) => call((p) => getManifest(p, ref, reference, signal)),
+    openBlob: (repository, digest, blobOptions = {}) => call((p) => openBlob(p, repository, digest, blobOptions)),
   };
 }
 

@@ -1,10 +1,10 @@
 /**
- * Which scheme to speak to a registry. Loopback hosts try HTTPS, then plain HTTP, as docker does for
- * its default insecure registries 127.0.0.0/8 and ::1 (ggcr and containerd go straight to HTTP, which
- * would make a TLS registry on localhost unreachable); the client falls back to HTTP only when no TLS
- * server answered, never past a certificate it could not verify (client.ts ping). Other hosts use HTTPS,
- * with HTTP as a fallback only when the host is marked insecure (c/image pings https first, http only
- * when TLS verification is off). A scheme given explicitly (a mirror's `https://…`) is used as given.
+ * Which scheme to speak to a registry. Loopback hosts speak plain HTTP first, as crane and containerd
+ * do (issue 2), with no HTTPS probe; a Go TLS server answers plain HTTP with 400, and only then does the
+ * client move to HTTPS (client.ts), so a TLS registry on localhost still works at the cost of one round
+ * trip. Other hosts use HTTPS, with HTTP as a fallback only when the host is marked insecure (c/image
+ * pings https first, http only when TLS verification is off). A scheme given explicitly (a mirror's
+ * `https://…`) is used as given.
  */
 
 /** Returns whether host[:port] names the loopback interface: localhost, 127.0.0.0/8 or [::1]. */
@@ -22,5 +22,6 @@ export function isLoopbackRegistry(registry: string): boolean {
 /** Returns the origins to try for the registry, in order; `scheme`: the one the configuration names. */
 export function candidateOrigins(registry: string, insecure: boolean, scheme?: 'http' | 'https'): string[] {
   if (scheme !== undefined) return [`${scheme}://${registry}`];
-  return insecure || isLoopbackRegistry(registry) ? [`https://${registry}`, `http://${registry}`] : [`https://${registry}`];
+  if (isLoopbackRegistry(registry)) return [`http://${registry}`, `https://${registry}`];
+  return insecure ? [`https://${registry}`, `http://${registry}`] : [`https://${registry}`];
 }

@@ -76,34 +76,40 @@ export function withAuth(options: AuthOptions): Middleware {
     if (req.url.origin !== options.origin || hasAuthorization(req)) return next(req);
     const preScope = req.scope === undefined ? undefined : (scopeFor.get(req.scope) ?? req.scope);
     const pre = await authorize(challenge, preScope, req);
-    const res = await next(withAuthorization(req, pre?.header));
-    if (res.status !== 401 && res.status !== 403) return res;
-    if (res.url.origin !== options.origin) return res; // a storage host's refusal is the caller's to handle
-
-    const fresh = res.status === 401 ? selectChallenge(parseChallenges(res.headers['www-authenticate'] ?? '')) : undefined;
-    // registry quirk (gcr.io): a resource 401 may lack WWW-Authenticate; the ping's challenge still applies (c/image).
-    challenge = fresh ?? challenge;
-    const scope = fresh?.params.scope ?? preScope;
-    if (req.scope !== undefined && scope !== undefined && scope !== req.scope) scopeFor.set(req.scope, scope);
-    if (pre?.token !== undefined) options.tokens.invalidate(pre.token, pre.header.slice('Bearer '.length));
-    let retry: Awaited<ReturnType<typeof authorize>>;
-    try {
-      retry = res.status === 401 ? await authorize(challenge, scope, req) : undefined;
-    } catch (err) {
-      destroyBody(res.body); // the token server refused: its error wins, the registry's 401 body is noise
-      throw err;
+    let res = await next(withAuthorization(req, pre?.header));
+    let sent = pre;
+    // One replay per request, plus one when the first went out bare: with no /v2/ ping, an anonymous
+    // request may learn the challenge, then its token may still prove too narrow (insufficient_scope).
+    for (let rounds = pre === undefined ? 2 : 1; ; rounds -= 1) {
+      if (res.status !== 401 && res.status !== 403) return res;
+      if (res.url.origin !== options.origin) return res; // a storage host's refusal is the caller's to handle
+      if (rounds === 0) {
+        if (sent?.token !== undefined) options.tokens.invalidate(sent.token, sent.header.slice('Bearer '.length));
+        throw await toRegistryError(req, res, { hint: await hint(req) });
+      }
+      const fresh = res.status === 401 ? selectChallenge(parseChallenges(res.headers['www-authenticate'] ?? '')) : undefined;
+      // registry quirk (gcr.io): a resource 401 may lack WWW-Authenticate; the /v2/ challenge still applies
+      // (c/image). The client pings lazily or not at all, so ask /v2/ for it now if none is known yet.
+      challenge = fresh ?? challenge ?? (res.status === 401 && req.scope !== undefined ? await pingChallenge(next, options.origin, req.signal) : undefined);
+      const scope = fresh?.params.scope ?? (req.scope === undefined ? undefined : (scopeFor.get(req.scope) ?? req.scope));
+      if (req.scope !== undefined && scope !== undefined && scope !== req.scope) scopeFor.set(req.scope, scope);
+      if (sent?.token !== undefined) options.tokens.invalidate(sent.token, sent.header.slice('Bearer '.length));
+      let retry: Awaited<ReturnType<typeof authorize>>;
+      try {
+        retry = res.status === 401 ? await authorize(challenge, scope, req) : undefined;
+      } catch (err) {
+        destroyBody(res.body); // the token server refused: its error wins, the registry's 401 body is noise
+        throw err;
+      }
+      if (retry === undefined || retry.header === sent?.header) {
+        // Nothing new to try: a scope-less request (the ping) hands the 401 back; anything else is refused.
+        if (req.scope === undefined && res.status === 401 && pre === undefined) return res;
+        throw await toRegistryError(req, res, { hint: await hint(req) });
+      }
+      await discardBody(res.body);
+      res = await next(withAuthorization(req, retry.header));
+      sent = retry;
     }
-    if (retry === undefined) {
-      // Nothing new to try: a scope-less request (the ping) hands the 401 back; anything else is refused.
-      if (req.scope === undefined && res.status === 401 && pre === undefined) return res;
-      throw await toRegistryError(req, res, { hint: await hint(req) });
-    }
-    await discardBody(res.body);
-    const replay = await next(withAuthorization(req, retry.header));
-    if (replay.status !== 401 && replay.status !== 403) return replay;
-    if (replay.url.origin !== options.origin) return replay;
-    if (retry.token !== undefined) options.tokens.invalidate(retry.token, retry.header.slice('Bearer '.length));
-    throw await toRegistryError(req, replay, { hint: await hint(req) });
   };
 }
 
@@ -122,4 +128,11 @@ function hasAuthorization(req: HttpRequest): boolean {
 
 function withAuthorization(req: HttpRequest, header: string | undefined): HttpRequest {
   return header === undefined ? req : { ...req, headers: { ...req.headers, authorization: header } };
+}
+
+/** Returns the challenge `/v2/` answers with, if any (for registries whose resource 401s carry none). */
+async function pingChallenge(next: Send, origin: string, signal: AbortSignal | undefined): Promise<Challenge | undefined> {
+  const res = await next({ method: 'GET', url: new URL(`${origin}/v2/`), headers: {}, ...(signal ? { signal } : {}) });
+  await discardBody(res.body);
+  return res.status === 401 ? selectChallenge(parseChallenges(res.headers['www-authenticate'] ?? '')) : undefined;
 }

@@ -38,8 +38,11 @@ async function registry(wanted: (repo: string) => string, tokenAsks: string[]): 
     const need = wanted(repo);
     const auth = req.headers.authorization ?? '';
     if (!auth.endsWith(`|${need}`)) {
+      // An anonymous request learns the plain pull scope; only a token that proves too narrow is told the
+      // wider one, with insufficient_scope (as distribution does for cross-repository needs).
       const error = auth === '' ? '' : ',error="insufficient_scope"';
-      return sendJson(res, 401, { errors: [{ code: 'DENIED', message: 'scope' }] }, { 'www-authenticate': `${challenge},scope="${need}"${error}` });
+      const named = auth === '' ? `repository:${repo}:pull` : need;
+      return sendJson(res, 401, { errors: [{ code: 'DENIED', message: 'scope' }] }, { 'www-authenticate': `${challenge},scope="${named}"${error}` });
     }
     res.writeHead(200, { 'content-type': MediaType.OciManifest, 'content-length': MANIFEST.length, 'x-user': auth.split('|')[1]! });
     res.end(MANIFEST);

@@ -33,9 +33,10 @@ describe('isLoopbackRegistry', () => {
 });
 
 describe('candidateOrigins', () => {
-  it('uses http only for loopback, https for others, https then http when insecure', () => {
-    // loopback: HTTPS first, plain HTTP when no TLS server answers (docker's default insecure registries)
-    expect(candidateOrigins('127.0.0.1:5000', false)).toEqual(['https://127.0.0.1:5000', 'http://127.0.0.1:5000']);
+  it('uses http first for loopback, https for others, https then http when insecure', () => {
+    // loopback: plain HTTP with no probe (crane, containerd); HTTPS only after a TLS port answers 400
+    expect(candidateOrigins('127.0.0.1:5000', false)).toEqual(['http://127.0.0.1:5000', 'https://127.0.0.1:5000']);
+    expect(candidateOrigins('[::1]:5000', true)).toEqual(['http://[::1]:5000', 'https://[::1]:5000']);
     expect(candidateOrigins('127.0.0.1:5000', false, 'http')).toEqual(['http://127.0.0.1:5000']);
     expect(candidateOrigins('mirror.lan', true, 'https')).toEqual(['https://mirror.lan']);
     expect(candidateOrigins('ghcr.io', false)).toEqual(['https://ghcr.io']);
