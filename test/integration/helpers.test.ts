@@ -182,7 +182,7 @@ describe('registry-server with token auth', () => {
     expect(ping.headers.get('www-authenticate')).toBe(`Bearer realm="${tokenServer!.realm}",service="dray-test-registry"`);
     const image = await twoLayerImage();
     await pushImage(url, 'tok/app', image, { tag: 'v1', auth: { username: 'bob', password: 'pw' } });
-    expect(tokenServer!.requests[0]).toEqual({ authorization: true, scopes: ['repository:tok/app:pull,push'], status: 200 });
+    expect(tokenServer!.requests[0]).toMatchObject({ authorization: true, user: 'bob', scopes: ['repository:tok/app:pull,push'], status: 200 });
     // anonymous pull is granted; anonymous push is not (the token carries pull only)
     const info = JSON.parse(await skopeo(`docker://${host}/tok/app:v1`)) as { Digest: string };
     expect(info.Digest).toBe(image.manifest.digest);
