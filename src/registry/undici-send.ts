@@ -6,10 +6,27 @@
  * (what proxies that allow CONNECT only to 443 expect). Nothing here follows redirects, retries or
  * authenticates; the middlewares do (compose.ts).
  */
-import { Agent, ProxyAgent, type Dispatcher } from 'undici';
+import type { Agent as AgentClass, Dispatcher, ProxyAgent as ProxyAgentClass } from 'undici';
+// Start-up: undici's index also loads fetch, WebSocket, EventSource, caches and mocks, about 120 ms of
+// a small pull's 0.45 s start on the bench machine; a pull needs two dispatcher classes and the request
+// API. undici ships no types for these files, so the classes are typed from the package root.
+// @ts-expect-error -- untyped undici internal (see above)
+import dispatcherModule from 'undici/lib/dispatcher/dispatcher.js';
+// @ts-expect-error -- untyped undici internal (see above)
+import apiModule from 'undici/lib/api/index.js';
+// @ts-expect-error -- untyped undici internal (see above)
+import agentModule from 'undici/lib/dispatcher/agent.js';
+// @ts-expect-error -- untyped undici internal (see above)
+import proxyAgentModule from 'undici/lib/dispatcher/proxy-agent.js';
 import { AbortedError, errorCode, NetworkError, redactUrl } from '../errors.js';
 import { tlsConnectOptions, tlsKey, type TlsSettings } from './tls.js';
 import type { HttpResponse, Send } from './types.js';
+
+// What undici's index does on load (index.js: Object.assign(Dispatcher.prototype, api)): request() and
+// the connect() that ProxyAgent's CONNECT tunnel uses live on every dispatcher.
+Object.assign((dispatcherModule as { prototype: object }).prototype, apiModule as object);
+const Agent = agentModule as typeof AgentClass;
+const ProxyAgent = proxyAgentModule as typeof ProxyAgentClass;
 
 /** Connections per origin: docker pulls 3 layers at once, the transfer engine asks for more when links are slow. */
 const DEFAULT_CONNECTIONS = 16;
