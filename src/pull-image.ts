@@ -6,6 +6,7 @@ import type { RunContext } from './context.js';
 import { formatPlatform } from './oci/descriptor.js';
 import type { Platform } from './oci/descriptor.js';
 import type { ImageRef } from './reference/types.js';
+import type { RawManifest } from './registry/types.js';
 import { resolveAllPlatforms, resolveImage } from './image/resolve.js';
 import type { ResolvedImage } from './image/types.js';
 import type { Session } from './session.js';
@@ -26,16 +27,7 @@ export async function resolveAndRecord(ref: ImageRef, deps: PullImageDeps): Prom
   ctx.emit({ type: 'resolve.started', ref: ref.toString() });
   try {
     const image = await resolveImage(session.client(ref.registry), ref, { platform: deps.platform, signal: ctx.signal });
-    for (const raw of [image.root, image.manifest]) await session.store.putBytes(raw.descriptor.digest, raw.bytes);
-    if (ref.tag !== undefined && ref.digest === undefined) {
-      await session.store.writeRef({
-        ref: ref.toString(),
-        digest: image.root.descriptor.digest,
-        mediaType: image.root.descriptor.mediaType,
-        resolvedAt: new Date().toISOString(),
-        from: ref.registry,
-      });
-    }
+    await record(ref, image.root, [image.root, image.manifest], session);
     ctx.emit({
       type: 'resolve.done',
       ref: ref.toString(),
@@ -60,10 +52,7 @@ export async function resolveAllAndRecord(ref: ImageRef, deps: PullImageDeps): P
   ctx.emit({ type: 'resolve.started', ref: ref.toString() });
   try {
     const all = await resolveAllPlatforms(session.client(ref.registry), ref, { fallbackPlatform: deps.platform, signal: ctx.signal, includeNonRunnable: true });
-    for (const raw of [all.root, ...all.images.map((i) => i.manifest)]) await session.store.putBytes(raw.descriptor.digest, raw.bytes);
-    if (ref.tag !== undefined && ref.digest === undefined) {
-      await session.store.writeRef({ ref: ref.toString(), digest: all.root.descriptor.digest, mediaType: all.root.descriptor.mediaType, resolvedAt: new Date().toISOString(), from: ref.registry });
-    }
+    await record(ref, all.root, [all.root, ...all.images.map((i) => i.manifest)], session);
     ctx.emit({
       type: 'resolve.done',
       ref: ref.toString(),
@@ -114,6 +103,15 @@ export async function fetchImage(image: ResolvedImage, deps: PullImageDeps): Pro
     await Promise.allSettled(all);
     throw err;
   }
+}
+
+/** Stores the manifests (verified bytes) and, for a tag, the tag → digest record, all at once: each write fsyncs. */
+async function record(ref: ImageRef, root: RawManifest, manifests: readonly RawManifest[], session: Session): Promise<void> {
+  const writes: Promise<unknown>[] = [...new Map(manifests.map((m) => [m.descriptor.digest, m])).values()].map((m) => session.store.putBytes(m.descriptor.digest, m.bytes));
+  if (ref.tag !== undefined && ref.digest === undefined) {
+    writes.push(session.store.writeRef({ ref: ref.toString(), digest: root.descriptor.digest, mediaType: root.descriptor.mediaType, resolvedAt: new Date().toISOString(), from: ref.registry }));
+  }
+  await Promise.all(writes);
 }
 
 /** Fails early with exit 7 when the blobs still missing cannot fit in the cache's filesystem. */

@@ -129,7 +129,7 @@ export async function tryLockBlob(root: string, digest: Digest, owner: LockOwner
     throw toLocalIOError(err, `locking ${shortDigest(digest)} in the cache`);
   }
   try {
-    await writeFileAtomic(ownerPath(root, digest), `${JSON.stringify({ pid: owner.pid, host: owner.host, since: new Date().toISOString() })}\n`, join(root, 'tmp'));
+    await writeFileAtomic(ownerPath(root, digest), `${JSON.stringify({ pid: owner.pid, host: owner.host, since: new Date().toISOString() })}\n`, join(root, 'tmp'), 0o644, { sync: false });
   } catch (err) {
     await release().catch(() => {});
     throw toLocalIOError(err, `recording the owner of ${shortDigest(digest)}'s cache lock`);

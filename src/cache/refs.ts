@@ -26,7 +26,8 @@ export function refFileName(ref: string): string {
 export async function writeRefRecord(root: string, record: RefRecord): Promise<void> {
   const data = `${JSON.stringify({ ref: record.ref, digest: record.digest, mediaType: record.mediaType, resolvedAt: record.resolvedAt, from: record.from })}\n`;
   try {
-    await writeFileAtomic(join(root, 'refs', refFileName(record.ref)), data, join(root, 'tmp'));
+    // no fsync: a record lost to a power cut only means the next pull resolves the tag again
+    await writeFileAtomic(join(root, 'refs', refFileName(record.ref)), data, join(root, 'tmp'), 0o644, { sync: false });
   } catch (err) {
     throw toLocalIOError(err, `recording ${record.ref} in the cache`);
   }

@@ -62,7 +62,7 @@ export function createRegistryClient(registry: string, deps: { send: Send; ctx: 
       ready = undefined; // a failed ping is tried again by the next request
       throw err;
     });
-  const connect = (): Promise<Pipelines> => (ready ??= optimistic ? Promise.resolve(build(origins[0]!)) : pingFrom(origins));
+  const connect = (): Promise<Pipelines> => (ready ??= optimistic ? Promise.resolve(warmUp(build(origins[0]!), ctx)) : pingFrom(origins));
   const call = async <T>(fn: (p: Pipelines) => Promise<T>): Promise<T> => {
     const p = await connect();
     try {
@@ -82,6 +82,18 @@ export function createRegistryClient(registry: string, deps: { send: Send; ctx: 
     getManifest: (ref, reference, signal) => call((p) => getManifest(p, ref, reference, signal)),
     openBlob: (repository, digest, blobOptions = {}) => call((p) => openBlob(p, repository, digest, blobOptions)),
   };
+}
+
+/**
+ * Sends a /v2/ request beside the first real one, never awaited: it opens a second keep-alive connection
+ * while the manifest is fetched (so config and layer then start on warm connections, a round trip
+ * saved on a high-latency link) and lets its 401 teach withAuth the challenge early. Not retried, so a
+ * dead host costs nothing beyond the real request's own error.
+ */
+function warmUp(p: Pipelines, ctx: RunContext): Pipelines {
+  const req: HttpRequest = { method: 'GET', url: new URL(`${p.origin}/v2/`), headers: {}, signal: ctx.signal };
+  p.blob(req).then((res) => discardBody(res.body), () => {}).catch(() => {});
+  return p;
 }
 
 function manifestRequest(p: Pipelines, method: 'GET' | 'HEAD', repository: string, reference: string, signal?: AbortSignal): HttpRequest {
