@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { startContainerd } from './containerd.js';
 import { runTool, type Fixture } from './fixtures.js';
 import { processPeakRss, runMeasured } from './measure.js';
+import { verifyCache } from './shared.js';
 
 export type ToolName = 'dray' | 'skopeo' | 'ctr';
 
@@ -28,6 +29,10 @@ export interface PullOutcome {
   /** Where the blobs should be: OCI layouts or caches (`blobs/sha256/<hex>`), or flat `<hex>` dirs. */
   readonly blobDirs: readonly string[];
   readonly flat: boolean;
+  /** Wall time of each process when several pulled at once (shared-N); `wallMs` is the slowest. */
+  readonly processWallMs?: readonly number[];
+  /** `blobDirs[0]` is a cache several processes wrote at once: hash every blob in it, not only the image's. */
+  readonly exhaustive?: boolean;
 }
 
 /** One pull by one tool, checked. */
@@ -36,6 +41,7 @@ export interface PullResult {
   readonly wallMs: number;
   readonly peakRssBytes: number | undefined;
   readonly daemonPeakRssBytes?: number | undefined;
+  readonly processWallMs?: readonly number[];
   /** Exit 0 and every blob present with the right digest. */
   readonly ok: boolean;
   readonly error?: string;
@@ -126,9 +132,16 @@ export function ctrPeer(): Peer {
 /** Turns an outcome into a result: exit 0 and every fixture blob present with its digest. */
 export async function checkPull(outcome: PullOutcome, fixture: Fixture): Promise<PullResult> {
   const { tool, wallMs, peakRssBytes, daemonPeakRssBytes } = outcome;
-  const base = daemonPeakRssBytes === undefined ? { tool, wallMs, peakRssBytes } : { tool, wallMs, peakRssBytes, daemonPeakRssBytes };
+  const base = {
+    tool,
+    wallMs,
+    peakRssBytes,
+    ...(daemonPeakRssBytes === undefined ? {} : { daemonPeakRssBytes }),
+    ...(outcome.processWallMs ? { processWallMs: outcome.processWallMs } : {}),
+  };
   if (outcome.exitCode !== 0) return { ...base, ok: false, error: `exit ${outcome.exitCode}: ${lastLines(outcome.stderrTail)}` };
-  const problem = await verifyBlobs(fixture, outcome.blobDirs, outcome.flat);
+  const [cache] = outcome.blobDirs;
+  const problem = outcome.exhaustive && cache !== undefined ? await verifyCache(fixture, cache) : await verifyBlobs(fixture, outcome.blobDirs, outcome.flat);
   return problem ? { ...base, ok: false, error: problem } : { ...base, ok: true };
 }
 

@@ -59,7 +59,7 @@ export function renderMarkdown(results: BenchResults, chartPath: string): string
   if (po) {
     lines.push(`Proxy overhead (lan profile, one ${formatBytes(po.bytes)} blob over one connection): direct ${po.directMBps.toFixed(0)} MB/s, through the proxy ${po.proxiedMBps.toFixed(0)} MB/s, proxy CPU ${po.proxyCpuSeconds.toFixed(2)} s.`, '');
   }
-  lines.push('| Target (issue 3) | Measured | Met |', '|---|---|---|');
+  lines.push('| Target (issues 3 and 4) | Measured | Met |', '|---|---|---|');
   for (const c of checkTargets(results)) lines.push(`| ${c.target} | ${c.measured} | ${c.met === undefined ? 'n/a' : c.met ? 'yes' : '**no**'} |`);
   lines.push('', `![median wall time per scenario](${chartPath})`, '', RESULTS_END);
   return lines.join('\n');

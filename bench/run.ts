@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: builds the fixtures, starts docker-registry, and for each scenario puts a WAN
- * emulator in front of it and runs dray, skopeo and ctr side by side (interleaved, N runs each).
+ * emulator in front of it and runs dray, skopeo and ctr side by side (interleaved, N runs each);
+ * the shared-N scenarios run N dray processes at once on one cache instead (bench/shared.ts).
  * Writes bench/out/results.json, docs/benchmark-chart.svg and the results section of
  * docs/benchmarks.md.
  *
- * Usage: node bench/out/js/run.js [--runs N] [--scenario NAME]... [--tools dray,skopeo,ctr]
+ * Usage: node bench/out/js/run.js [--runs N] [--scenario NAME|shared|all]... [--tools dray,skopeo,ctr]
  *        [--no-docs] [--keep] [--dray-arg ARG]...
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -18,7 +19,8 @@ import { measureProxyOverhead } from './proxy-overhead.js';
 import { startRegistry, type RegistryProcess } from './registry.js';
 import { formatBytes, renderChart, renderMarkdown, spliceResults } from './report.js';
 import { physicalLimitMs, summarise, type BenchResults, type RunRecord, type ScenarioResult } from './results.js';
-import { SCENARIOS, type Scenario } from './scenarios.js';
+import { SCENARIO_GROUPS, SCENARIOS, type Scenario } from './scenarios.js';
+import { sharedDrayPeer } from './shared.js';
 import { startWanProxy, type WanProxy, type WanProxyStats } from './wan-proxy.js';
 
 /** Three runs per tool and scenario: enough for a median on a quiet machine, ~10 minutes in all. */
@@ -52,13 +54,13 @@ function parseOptions(argv: readonly string[]): Options {
   });
   const runs = values.runs === undefined ? DEFAULT_RUNS : Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
-  const names = (values.scenario ?? []).flatMap((s) => s.split(','));
+  const names = (values.scenario ?? []).flatMap((s) => s.split(',')).flatMap((n) => SCENARIO_GROUPS[n] ?? [n]);
   const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
-  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${[...SCENARIOS.map((s) => s.name), ...Object.keys(SCENARIO_GROUPS)].join(', ')}`);
   const repoRoot = process.cwd();
   return {
     runs,
-    scenarios: names.length ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS,
+    scenarios: names.length ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS.filter((s) => !s.optIn),
     tools: values.tools?.split(','),
     docs: !values['no-docs'],
     keep: values.keep ?? false,
@@ -97,7 +99,9 @@ async function main(): Promise<void> {
       : undefined;
     const scenarios: ScenarioResult[] = [];
     for (const scenario of options.scenarios) {
-      const chosen = peers.filter((p) => scenario.tools.includes(p.name));
+      const chosen = peers
+        .filter((p) => scenario.tools.includes(p.name))
+        .map((p) => (p.name === 'dray' && scenario.processes ? sharedDrayPeer(options.repoRoot, scenario.processes, options.drayArgs) : p));
       scenarios.push(await runScenario(scenario, fixtures[scenario.fixture], chosen, registry, options, signal));
     }
     const results: BenchResults = {
@@ -142,7 +146,8 @@ async function runScenario(
         const cacheDir = scenario.warm ? sharedCache : path.join(workDir, 'cache');
         const record = await measureRun(peer, proxy, { ref, fixture, workDir, cacheDir, signal });
         runs.push(record);
-        log(`${scenario.name} ${peer.name} #${i}: ${(record.wallMs / 1000).toFixed(2)} s, ${formatBytes(record.bytesServed)} served over ${record.connections} connections${record.ok ? '' : `, FAILED: ${record.error}`}`);
+        const spread = record.processWallMs ? ` (fastest of ${record.processWallMs.length} processes ${(Math.min(...record.processWallMs) / 1000).toFixed(2)} s)` : '';
+        log(`${scenario.name} ${peer.name} #${i}: ${(record.wallMs / 1000).toFixed(2)} s${spread}, ${formatBytes(record.bytesServed)} served over ${record.connections} connections${record.ok ? '' : `, FAILED: ${record.error}`}`);
         if (!options.keep) await rm(workDir, { recursive: true, force: true });
       }
     }
@@ -154,6 +159,7 @@ async function runScenario(
     name: scenario.name,
     description: scenario.description,
     profile: scenario.profile,
+    ...(scenario.processes ? { processes: scenario.processes } : {}),
     imageBytes: fixture.totalBytes,
     // A warm pull transfers no blobs, so the link's limit says nothing about it.
     physicalLimitMs: scenario.warm ? undefined : physicalLimitMs(fixture.totalBytes, scenario.profile),
