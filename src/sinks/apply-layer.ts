@@ -19,6 +19,7 @@ import { readTar, type TarHeader } from './tar.js';
 import { hostPath, lstatOrUndefined, resolveDirInRoot, splitEntryPath, type ResolveCache } from './path-safety.js';
 import { UpperPaths, classifyWhiteout, removeLower } from './whiteouts.js';
 import { applyDirTimes, applyMetadata, entryTimes, type DeferredModes, type EntryTimes, type MetadataContext } from './rootfs-metadata.js';
+import { XattrBatch, createXattrTool, type XattrOutcome, type XattrTool } from './xattr.js';
 
 const run = promisify(execFile);
 
@@ -41,8 +42,11 @@ export interface ApplyLayerOptions {
   readonly isRoot: boolean;
   readonly signal: AbortSignal;
   readonly onWarning?: (warning: LayerWarning) => void;
-  /** Sets one xattr; Node has no xattr API, so by default xattrs are skipped with a warning. */
-  readonly setXattr?: (path: string, name: string, value: string) => Promise<void>;
+  /**
+   * How xattrs are set (setfattr; Node has no xattr API). Share one across the layers of a run so a
+   * missing tool is reported once; by default each call gets its own.
+   */
+  readonly xattrTool?: XattrTool;
   /** Shared across the layers of one rootfs when not root; give it to applyDeferredModes after the last layer. */
   readonly deferredModes?: DeferredModes;
 }
@@ -74,8 +78,10 @@ export async function applyLayer(root: string, tar: Readable, options: ApplyLaye
     upper: new UpperPaths(),
     dirTimes: new Map(),
     dirs: new Map(),
-    meta: { isRoot: options.isRoot, deferredModes: options.deferredModes ?? new Map(), setXattr: options.setXattr, skipped: { owners: 0, xattrs: 0, devices: 0 } },
+    meta: { isRoot: options.isRoot, deferredModes: options.deferredModes ?? new Map(), xattrs: new XattrBatch(options.isRoot), skipped: { owners: 0, devices: 0 } },
   };
+  const tool = options.xattrTool ?? createXattrTool();
+  let xattrs: XattrOutcome | undefined;
   let entries = 0;
   let current = '';
   try {
@@ -86,11 +92,13 @@ export async function applyLayer(root: string, tar: Readable, options: ApplyLaye
       await applyEntry(state, header, body);
     }
     current = '';
+    // after every entry's chown/chmod (chown clears security.capability); xattrs leave mtimes alone
+    xattrs = await state.meta.xattrs.flush(tool, options.signal);
     applyDirTimes(state.dirTimes);
   } catch (err) {
     throw classifyError(err, current, options.signal);
   }
-  reportSkipped(state);
+  reportSkipped(state, xattrs, tool);
   return { entries };
 }
 
@@ -130,6 +138,7 @@ async function createEntry(state: LayerState, header: TarHeader, body: Readable,
   if (existing && !(existing.isDirectory() && header.type === 'directory')) {
     rmSync(path, { recursive: true, force: true }); // unlinks a symlink itself, never what it points to
     state.dirs.clear();
+    state.meta.xattrs.forget(path);
   }
   switch (header.type) {
     case 'file':
@@ -138,7 +147,7 @@ async function createEntry(state: LayerState, header: TarHeader, body: Readable,
       return applyMetadata(path, header, 'file', state.meta);
     case 'directory':
       if (!existing?.isDirectory()) mkdirSync(path, { mode: 0o700 });
-      await applyMetadata(path, header, 'directory', state.meta);
+      applyMetadata(path, header, 'directory', state.meta);
       state.dirTimes.set(path, entryTimes(header));
       return;
     case 'symlink':
@@ -152,7 +161,7 @@ async function createEntry(state: LayerState, header: TarHeader, body: Readable,
     case 'character-device':
     case 'block-device':
     case 'fifo':
-      if (await makeNode(state, header, path)) await applyMetadata(path, header, 'node', state.meta);
+      if (await makeNode(state, header, path)) applyMetadata(path, header, 'node', state.meta);
       return;
     default:
       state.options.onWarning?.({ code: 'rootfs.entry-skipped', message: `skipped layer entry "${header.name}" of unsupported type ${String(header.type)}` });
@@ -224,7 +233,7 @@ async function applyRootEntry(state: LayerState, header: TarHeader): Promise<voi
   if (header.type !== 'directory') {
     throw new UnsafeArchiveError(`unsafe layer entry "${header.name}": it would replace the root directory with a ${header.type}`);
   }
-  await applyMetadata(state.root, header, 'directory', state.meta);
+  applyMetadata(state.root, header, 'directory', state.meta);
   state.dirTimes.set(state.root, entryTimes(header));
 }
 
@@ -246,11 +255,23 @@ function classifyError(err: unknown, entry: string, signal: AbortSignal): unknow
   return new IntegrityError(`layer is not a valid tar stream (${where}): ${detail}`, { cause: err });
 }
 
-function reportSkipped(state: LayerState): void {
-  const { owners, xattrs, devices } = state.meta.skipped;
+function reportSkipped(state: LayerState, xattrs: XattrOutcome | undefined, tool: XattrTool): void {
+  const { owners, devices } = state.meta.skipped;
   const warn = state.options.onWarning;
   if (!warn) return;
   if (owners > 0) warn({ code: 'rootfs.owners-skipped', message: `${owners} entries keep the current user as owner (owners are applied only when running as root)` });
   if (devices > 0) warn({ code: 'rootfs.devices-skipped', message: `${devices} device nodes were not created (needs root with CAP_MKNOD)` });
-  if (xattrs > 0) warn({ code: 'rootfs.xattrs-skipped', message: `${xattrs} extended attributes were not applied (no xattr support)` });
+  if (!xattrs) return;
+  if (xattrs.privileged > 0) {
+    warn({ code: 'rootfs.xattrs-skipped', message: `${xattrs.privileged} extended attributes outside user.* were not applied (trusted.* and security.* need root)` });
+  }
+  if (xattrs.refused > 0) {
+    const reason = xattrs.reason ?? 'setfattr failed';
+    const why = /not supported/i.test(reason) ? ' (the filesystem does not support them)' : '';
+    warn({ code: 'rootfs.xattrs-refused', message: `extended attributes of ${xattrs.refused} entries were not applied: ${reason}${why}` });
+  }
+  if (xattrs.missingTool > 0 && !tool.warned) {
+    tool.warned = true;
+    warn({ code: 'rootfs.xattrs-tool-missing', message: `extended attributes were not applied: "${tool.command}" was not found (install the attr package)` });
+  }
 }

@@ -1,19 +1,19 @@
 /**
  * Owners, modes, times and xattrs of unpacked entries, in umoci's order (oci/layer/tar_extract.go
- * restoreMetadata): lchown (root only; it clears setuid bits, so it goes first), chmod (never on a
- * symlink), xattrs, then lutimes. Directory times are set when the layer is done, because writing a
+ * restoreMetadata): lchown (root only; it clears setuid bits and security.capability, so it goes
+ * first), chmod (never on a symlink), xattrs (queued here, set per layer by xattr.ts), then lutimes. Directory times are set when the layer is done, because writing a
  * child changes its parent's mtime. Every path here was produced by path-safety.ts and is not a symlink
  * unless the entry itself is one (then only l* calls touch it).
  */
 import { chmodSync, lchownSync, lstatSync, lutimesSync } from 'node:fs';
 import { lstatOrUndefined } from './path-safety.js';
 import type { TarHeader } from './tar.js';
+import { entryXattrs, type XattrBatch } from './xattr.js';
 
 /** Permission bits a tar mode may carry: rwx for all, plus setuid, setgid and sticky. */
 const MODE_BITS = 0o7777;
 /** Owner rwx: without it a non-root process cannot write into or remove from a directory it unpacks. */
 const OWNER_RWX = 0o700;
-const XATTR_PREFIX = 'SCHILY.xattr.';
 
 export type EntryKind = 'file' | 'directory' | 'symlink' | 'node';
 
@@ -28,10 +28,10 @@ export type DeferredModes = Map<string, { readonly mode: number; readonly ino: n
 export interface MetadataContext {
   readonly isRoot: boolean;
   readonly deferredModes: DeferredModes;
-  /** Sets an xattr. Node has no xattr API, so without one xattrs are counted and reported instead. */
-  readonly setXattr: ((path: string, name: string, value: string) => Promise<void>) | undefined;
+  /** The layer's xattrs, set together when the layer is done (xattr.ts). */
+  readonly xattrs: XattrBatch;
   /** Per-layer tallies of what could not be applied, reported as one warning each. */
-  readonly skipped: { owners: number; xattrs: number; devices: number };
+  readonly skipped: { owners: number; devices: number };
 }
 
 /** Returns the entry's times: PAX records when present (sub-second), else the ustar mtime; atime defaults to mtime. */
@@ -46,18 +46,14 @@ export function entryTimes(header: TarHeader): EntryTimes {
 }
 
 /**
- * Applies owner, mode, xattrs and (except for directories) times of `header` to `path`. The syscalls
- * are synchronous for the reason given in path-safety.ts; only a setXattr hook is awaited.
+ * Applies owner, mode and (except for directories) times of `header` to `path`, and queues its xattrs.
+ * The syscalls are synchronous for the reason given in path-safety.ts.
  */
-export async function applyMetadata(path: string, header: TarHeader, kind: EntryKind, ctx: MetadataContext): Promise<void> {
+export function applyMetadata(path: string, header: TarHeader, kind: EntryKind, ctx: MetadataContext): void {
   if (ctx.isRoot) lchownSync(path, header.uid, header.gid);
   else if (header.uid !== 0 || header.gid !== 0) ctx.skipped.owners++;
   if (kind !== 'symlink') chmodSync(path, unpackMode(path, header.mode & MODE_BITS, kind, ctx));
-  for (const [key, value] of Object.entries(header.pax)) {
-    if (!key.startsWith(XATTR_PREFIX)) continue;
-    if (ctx.setXattr) await ctx.setXattr(path, key.slice(XATTR_PREFIX.length), value);
-    else ctx.skipped.xattrs++;
-  }
+  ctx.xattrs.add(path, entryXattrs(header)); // also drops what an earlier entry at this path queued
   if (kind !== 'directory') {
     const { atime, mtime } = entryTimes(header);
     lutimesSync(path, atime, mtime);

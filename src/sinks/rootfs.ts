@@ -12,10 +12,11 @@ import type { ResolvedImage } from '../image/types.js';
 import { UsageError, errorCode, toLocalIOError } from '../errors.js';
 import { throwIfAborted } from '../context.js';
 import { layerCompression } from '../oci/media-types.js';
-import { applyLayer, type ApplyLayerOptions } from './apply-layer.js';
+import { applyLayer } from './apply-layer.js';
 import { openLayerStream } from './decompress.js';
 import { applyDeferredModes, type DeferredModes } from './rootfs-metadata.js';
 import { removeStaging, renameIntoPlace, stagingPathFor } from './staging.js';
+import { createXattrTool } from './xattr.js';
 import type { ImageSink, SinkDeps } from './types.js';
 
 /** Mode of the root directory unless a layer sets it: what docker, containerd and umoci give "/". */
@@ -28,14 +29,15 @@ export interface RootfsSinkDeps extends SinkDeps {
 }
 
 export interface RootfsSinkOptions {
-  /** Sets one extended attribute; without it (Node has no xattr API) xattrs are skipped with a warning. */
-  readonly setXattr?: ApplyLayerOptions['setXattr'];
+  /** The setfattr to run for extended attributes (default: "setfattr" on PATH); if missing, one warning per pull. */
+  readonly setfattr?: string;
 }
 
 /** Returns a sink that unpacks one image's layers into the directory `dest` (absent or empty). */
 export function createRootfsSink(dest: string, deps: RootfsSinkDeps, options: RootfsSinkOptions = {}): ImageSink {
   const { signal } = deps;
   const deferredModes: DeferredModes = new Map();
+  const xattrTool = createXattrTool(options.setfattr);
   let image: ResolvedImage | undefined;
   let staging: string | undefined;
   let applied = 0;
@@ -55,8 +57,8 @@ export function createRootfsSink(dest: string, deps: RootfsSinkDeps, options: Ro
         isRoot: deps.isRoot,
         signal,
         deferredModes,
+        xattrTool,
         onWarning: (w) => deps.emit?.({ type: 'warning', code: w.code, message: `${img.ref.toString()} layer ${index}: ${w.message}` }),
-        ...(options.setXattr ? { setXattr: options.setXattr } : {}),
       });
       await drain(stream); // the decoder checks its trailer (gzip CRC, zstd frame end) only at EOF
     } finally {

@@ -143,12 +143,6 @@ describe('applyLayer: entries', () => {
     expect((await snapshot(pg.root, { times: false })).slice(1)).toEqual(['ro dir 0555 0:0', 'ro/added file 0644 0:0 "y"', 'ro/inner dir 0500 0:0', 'ro/inner/f file 0644 0:0 "x"']);
   });
 
-  it('reports xattrs it cannot set (Node has no xattr API) instead of failing', async () => {
-    const warnings: LayerWarning[] = [];
-    await applyEntries(pg.root, [{ name: 'ping', content: 'x', pax: { 'SCHILY.xattr.user.note': 'hi' } }], { warnings });
-    expect(warnings).toEqual([{ code: 'rootfs.xattrs-skipped', message: expect.stringMatching(/^1 extended attribute/) }]);
-  });
-
   it('applies a "./" directory entry to the root itself', async () => {
     await applyEntries(pg.root, [{ name: './', type: 'directory', mode: 0o700, mtime: T2 }]);
     const st = await stat(pg.root);

@@ -11,6 +11,9 @@ import { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { applyLayer, type ApplyLayerResult, type LayerWarning } from '../../../src/sinks/apply-layer.js';
 import type { DeferredModes } from '../../../src/sinks/rootfs-metadata.js';
+import type { XattrTool } from '../../../src/sinks/xattr.js';
+import { splitDigest } from '../../../src/oci/digest.js';
+import type { BuiltImage } from '../../helpers/image-builder.js';
 
 export interface RawEntry {
   readonly name: string;
@@ -24,6 +27,8 @@ export interface RawEntry {
   readonly devmajor?: number;
   readonly devminor?: number;
   readonly pax?: Record<string, string>;
+  /** PAX records written byte for byte in a PAX header of their own just before the entry (tar-stream's pack writes only UTF-8 strings). */
+  readonly paxRaw?: Record<string, Uint8Array | string>;
 }
 
 /** A fixed, recognisable mtime (2001-09-09T01:46:40Z) so "the header's mtime was applied" is checkable. */
@@ -52,6 +57,13 @@ export async function tarOf(entries: readonly RawEntry[]): Promise<Buffer> {
       ...(e.devmajor !== undefined ? { devmajor: e.devmajor, devminor: e.devminor ?? 0 } : {}),
       ...(e.pax ? { pax: e.pax } : {}),
     };
+    if (e.paxRaw) {
+      const records = encodePaxRecords(e.paxRaw);
+      await new Promise<void>((resolve, reject) => {
+        // tar-stream's pack allows no body for a 'pax-header': write a file and retype it below
+        pack.entry({ name: `${PAX_MARK}${e.name}`.slice(0, 99), type: 'file', mtime: T1 }, records, (err) => (err ? reject(err) : resolve()));
+      });
+    }
     await new Promise<void>((resolve, reject) => {
       const cb = (err?: Error | null): void => (err ? reject(err) : resolve());
       if (type === 'file') pack.entry(header, Buffer.from(e.content ?? ''), cb);
@@ -60,13 +72,42 @@ export async function tarOf(entries: readonly RawEntry[]): Promise<Buffer> {
   }
   pack.finalize();
   await done;
-  return Buffer.concat(chunks);
+  const tar = Buffer.concat(chunks);
+  for (let at = 0; at < tar.length; at += 512) {
+    if (tar.toString('latin1', at, at + PAX_MARK.length) === PAX_MARK) patchHeader(tar, at, 156, Buffer.from('x'));
+  }
+  return tar;
+}
+
+/** Names the PAX headers tarOf writes; no test content starts with it. */
+const PAX_MARK = 'PaxHeaders.dray/';
+
+/** Rewrites bytes of the header block at `at` and recomputes its checksum (ustar: octal, NUL, space). */
+export function patchHeader(tar: Buffer, at: number, offset: number, bytes: Buffer): void {
+  bytes.copy(tar, at + offset);
+  tar.fill(0x20, at + 148, at + 156);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += tar[at + i]!;
+  Buffer.from(`${sum.toString(8).padStart(6, '0')}\0 `).copy(tar, at + 148);
+}
+
+/** PAX records as pax(5) frames them: "LEN KEY=VALUE\\n", LEN counting its own digits, values as raw bytes. */
+export function encodePaxRecords(records: Record<string, Uint8Array | string>): Buffer {
+  const out: Buffer[] = [];
+  for (const [key, value] of Object.entries(records)) {
+    const body = Buffer.concat([Buffer.from(` ${key}=`), Buffer.from(value), Buffer.from('\n')]);
+    let len = body.length + 1;
+    while (String(len).length + body.length !== len) len = String(len).length + body.length;
+    out.push(Buffer.from(String(len)), body);
+  }
+  return Buffer.concat(out);
 }
 
 export interface ApplyOptions {
   readonly isRoot?: boolean;
   readonly warnings?: LayerWarning[];
   readonly deferredModes?: DeferredModes;
+  readonly xattrTool?: XattrTool;
 }
 
 /** Applies the tar of `entries` to `root` with applyLayer. */
@@ -77,6 +118,7 @@ export async function applyEntries(root: string, entries: readonly RawEntry[], o
     signal: new AbortController().signal,
     onWarning: (w) => options.warnings?.push(w),
     ...(options.deferredModes ? { deferredModes: options.deferredModes } : {}),
+    ...(options.xattrTool ? { xattrTool: options.xattrTool } : {}),
   });
 }
 
@@ -122,9 +164,9 @@ export interface Playground {
   cleanup(): Promise<void>;
 }
 
-/** Creates base/{root,sentinel}; the sentinel holds a file, a subdirectory and an "etc/passwd". */
-export async function createPlayground(): Promise<Playground> {
-  const base = await mkdtemp(join(tmpdir(), 'dray-rootfs-'));
+/** Creates base/{root,sentinel} under `parent` (default: the temp dir); the sentinel holds a file, a subdirectory and an "etc/passwd". */
+export async function createPlayground(parent: string = tmpdir()): Promise<Playground> {
+  const base = await mkdtemp(join(parent, 'dray-rootfs-'));
   const root = join(base, 'root');
   const sentinel = join(base, 'sentinel');
   await mkdir(root);
@@ -133,4 +175,18 @@ export async function createPlayground(): Promise<Playground> {
   await writeFile(join(sentinel, 'etc', 'passwd'), 'root:x:0:0::/root:/bin/sh\n', { mode: 0o644 });
   const outside = async (): Promise<string[]> => [...(await snapshot(sentinel)), `base: ${(await readdir(base)).sort().join(',')}`];
   return { base, root, sentinel, before: await outside(), outside, cleanup: () => rm(base, { recursive: true, force: true }) };
+}
+
+/** Writes a minimal OCI image layout (image-spec image-layout.md) holding `image` tagged "latest", for umoci. */
+export async function writeOciLayout(dir: string, image: BuiltImage): Promise<void> {
+  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  const blobs = new Map(image.blobs);
+  blobs.set(image.manifest.digest, image.manifest.bytes);
+  for (const [digest, bytes] of blobs) await writeFile(join(dir, 'blobs', 'sha256', splitDigest(digest).hex), bytes);
+  const index = {
+    schemaVersion: 2,
+    manifests: [{ mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.size, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+  };
+  await writeFile(join(dir, 'index.json'), JSON.stringify(index));
 }

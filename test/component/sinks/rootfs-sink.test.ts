@@ -7,13 +7,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BlobInfo, BlobStore } from '../../../src/cache/types.js';
 import type { PullEventBody } from '../../../src/events/types.js';
 import { IntegrityError, UnsafeArchiveError, UsageError } from '../../../src/errors.js';
-import { computeDigest, splitDigest, type Digest } from '../../../src/oci/digest.js';
+import { computeDigest, type Digest } from '../../../src/oci/digest.js';
 import { MediaType } from '../../../src/oci/media-types.js';
 import { createRootfsSink } from '../../../src/sinks/rootfs.js';
 import { openBlobStore } from '../../../src/cache/fs-store.js';
 import { buildImage, layerFromTar, type BuiltImage, type BuiltLayer } from '../../helpers/image-builder.js';
 import { feed, partialsBeside, resolved } from './fixture.js';
-import { T1, T2, snapshot, tarOf, type RawEntry } from './rootfs-fixtures.js';
+import { T1, T2, snapshot, tarOf, writeOciLayout, type RawEntry } from './rootfs-fixtures.js';
 
 const run = promisify(execFile);
 const hasTool = async (name: string) => run('which', [name]).then(() => true, () => false);
@@ -151,6 +151,19 @@ describe('createRootfsSink', () => {
     expect(await tree(dest)).toEqual(await tree(join(tmp, 'bundle', 'rootfs')));
   });
 
+  it('without setfattr warns once per pull, not once per layer, and still unpacks every layer', async () => {
+    const layers = await Promise.all(['a', 'b'].map(async (n) => layerFromTar(await tarOf([{ name: n, content: n, paxRaw: { [`SCHILY.xattr.user.${n}`]: n } }]))));
+    const image = buildImage({ layers });
+    const { blobs, store } = await seed(image);
+    const events: PullEventBody[] = [];
+    const sink = createRootfsSink(join(tmp, 'out'), { store, signal: new AbortController().signal, isRoot: true, emit: (e) => events.push(e) }, { setfattr: join(tmp, 'no-setfattr') });
+    await feed(sink, resolved('registry.test/app:1', image), blobs);
+    await sink.commit();
+    const warnings = events.filter((e) => e.type === 'warning');
+    expect(warnings.map((w) => (w.type === 'warning' ? w.code : ''))).toEqual(['rootfs.xattrs-tool-missing']);
+    expect(await readdir(join(tmp, 'out'))).toEqual(['a', 'b']);
+  });
+
   it('refuses a destination that exists and is not empty, leaving it untouched', async () => {
     const dest = join(tmp, 'out');
     await mkdir(dest);
@@ -212,17 +225,3 @@ describe('createRootfsSink', () => {
     expect(await readdir(tmp)).toEqual(['cache']);
   });
 });
-
-/** Writes a minimal OCI image layout (image-spec image-layout.md) holding `image` tagged "latest". */
-async function writeOciLayout(dir: string, image: BuiltImage): Promise<void> {
-  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
-  await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  const blobs = new Map(image.blobs);
-  blobs.set(image.manifest.digest, image.manifest.bytes);
-  for (const [digest, bytes] of blobs) await writeFile(join(dir, 'blobs', 'sha256', splitDigest(digest).hex), bytes);
-  const index = {
-    schemaVersion: 2,
-    manifests: [{ mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.size, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
-  };
-  await writeFile(join(dir, 'index.json'), JSON.stringify(index));
-}

@@ -3,7 +3,7 @@ import { entryTimes } from '../../../src/sinks/rootfs-metadata.js';
 import type { TarHeader } from '../../../src/sinks/tar.js';
 
 const header = (pax: Record<string, string>, mtime = new Date(1_000_000_000_000)): TarHeader => ({
-  name: 'f', type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime, linkname: undefined, uname: undefined, gname: undefined, devmajor: 0, devminor: 0, pax,
+  name: 'f', type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime, linkname: undefined, uname: undefined, gname: undefined, devmajor: 0, devminor: 0, pax, paxRaw: new Map(),
 });
 
 describe('entryTimes', () => {
