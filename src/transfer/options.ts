@@ -27,16 +27,17 @@ export interface TransferOptions {
 export const DEFAULT_TRANSFER_OPTIONS: TransferOptions = {
   // docker's max-concurrent-downloads and containerd's max_concurrent_downloads are 3 per daemon,
   // ggcr's 4, c/image's 6 layers; we count bodies (chunks included). Measured on the bench's wan link
-  // (100 ms RTT, 10 MB/s per connection, 60 MB/s link, 330 MB image): 8 bodies of 16 MiB took 7.74 s,
-  // 12 of 8 MiB 6.70 s, 16 of 4 MiB 6.56 s (docs/benchmarks.md). 12 keeps the link full through each
-  // connection's request round trip without asking a registry for many more connections than needed.
+  // (100 ms RTT, 10 MB/s per connection, 60 MB/s link, 330 MB image; medians of 3, docs/benchmarks.md):
+  // 8 bodies × 16 MiB 7.74 s, 12 × 8 MiB 6.71 s, 12 × 4 MiB 6.50 s, 16 × 4 MiB 6.51 s. 12 keeps the
+  // link full through each connection's request round trip; more only asks the registry for more sockets.
   concurrency: 12,
-  // 8 MiB: 0.8 s per chunk at 10 MB/s, so a request's round trip is a small share of it, while the
-  // last chunks of a pull (the tail that leaves slots idle) stay short. kraken uses 4 MB pieces.
-  chunkSize: 8 * MiB,
+  // 4 MiB: 0.4 s per chunk at 10 MB/s, so the last chunks of a pull (the tail that leaves slots idle)
+  // stay short, while a request's round trip is still overlapped by the other connections. kraken
+  // uses 4 MB pieces.
+  chunkSize: 4 * MiB,
   // Derived from chunkSize when not given (see resolveTransferOptions): a blob under two chunks gains
   // nothing from splitting.
-  minChunkedSize: 16 * MiB,
+  minChunkedSize: 8 * MiB,
   // docker's max-download-attempts and containerd's request maxAttempts are both 5.
   retries: 5,
   // docker and containerd close idle connections after 30 s; none of them has a read-idle timeout on a
