@@ -87,10 +87,9 @@ export class CredentialsError extends PullError {
   readonly exitCode = ExitCode.Auth;
 }
 
-/** 429 Too Many Requests; `retryAfterMs` comes from Retry-After when the registry sent one. */
-export class RateLimitedError extends RegistryError {
-  override readonly code = 'ERR_RATE_LIMITED';
-  override readonly exitCode = ExitCode.Network;
+/** A registry answer worth another try, carrying the registry's Retry-After (ms) when it sent one. */
+export abstract class RetryLaterError extends RegistryError {
+  override readonly exitCode: ExitCode = ExitCode.Network;
   readonly retryAfterMs: number | undefined;
   constructor(
     request: { readonly method: string; readonly url: string },
@@ -102,6 +101,11 @@ export class RateLimitedError extends RegistryError {
     super(request, status, diagnostics, options);
     this.retryAfterMs = retryAfterMs;
   }
+}
+
+/** 429 Too Many Requests. */
+export class RateLimitedError extends RetryLaterError {
+  override readonly code = 'ERR_RATE_LIMITED';
 }
 
 /**
@@ -120,20 +124,8 @@ export class RateLimitStopError extends PullError {
 }
 
 /** 408 / 5xx: the server failed; worth another try. */
-export class ServerError extends RegistryError {
+export class ServerError extends RetryLaterError {
   override readonly code = 'ERR_SERVER';
-  override readonly exitCode = ExitCode.Network;
-  readonly retryAfterMs: number | undefined;
-  constructor(
-    request: { readonly method: string; readonly url: string },
-    status: number,
-    diagnostics: readonly RegistryDiagnostic[],
-    retryAfterMs: number | undefined,
-    options: PullErrorOptions = {},
-  ) {
-    super(request, status, diagnostics, options);
-    this.retryAfterMs = retryAfterMs;
-  }
 }
 
 /** Connection refused/reset, DNS failure, TLS failure, timeout, truncated body. */
@@ -228,7 +220,7 @@ const RETRYABLE_NODE_CODES = new Set([
  */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof AbortedError || err instanceof LocalIOError) return false;
-  if (err instanceof RateLimitedError || err instanceof ServerError) return true;
+  if (err instanceof RetryLaterError) return true;
   if (err instanceof NetworkError) return true;
   if (err instanceof PullError) return false;
   const code = errorCode(err);
@@ -239,7 +231,7 @@ export function isRetryable(err: unknown): boolean {
 
 /** Returns the Retry-After delay an error carries, if any. */
 export function retryAfterOf(err: unknown): number | undefined {
-  if (err instanceof RateLimitedError || err instanceof ServerError) return err.retryAfterMs;
+  if (err instanceof RetryLaterError) return err.retryAfterMs;
   return undefined;
 }
 
