@@ -73,9 +73,10 @@ export function drayPeer(repoRoot: string, extraArgs: readonly string[] = []): P
   return {
     name: 'dray',
     unavailable: async () =>
-      access(path.join(repoRoot, 'dist', 'cli', 'main.js')).then(
+      // bin/dray.js runs the bundle, so that is what must exist
+      access(path.join(repoRoot, 'dist', 'dray.mjs')).then(
         () => undefined,
-        () => 'dist/cli/main.js is missing (run `npm run build`; the CLI may not be written yet)',
+        () => 'dist/dray.mjs is missing (run `npm run build`)',
       ),
     version: async (signal) => (await runTool(process.execPath, [bin, '--version'], signal)).trim(),
     pull: async (t) => {

@@ -6,12 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { runTool, type Fixture } from './fixtures.js';
+import type { Fixture } from './fixtures.js';
 import { runMeasured, type Measured } from './measure.js';
-import type { Peer } from './peers.js';
+import { drayPeer, type Peer } from './peers.js';
 
 /**
  * dray as N processes sharing `target.cacheDir`, none writing an output (`pull REF --cache DIR`), so
@@ -20,14 +20,12 @@ import type { Peer } from './peers.js';
  */
 export function sharedDrayPeer(repoRoot: string, processes: number, extraArgs: readonly string[] = []): Peer {
   const bin = path.join(repoRoot, 'bin', 'dray.js');
+  // the same availability check and version as the single-process peer; only pull differs
+  const { name, unavailable, version } = drayPeer(repoRoot, extraArgs);
   return {
-    name: 'dray',
-    unavailable: async () =>
-      access(path.join(repoRoot, 'dist', 'cli', 'main.js')).then(
-        () => undefined,
-        () => 'dist/cli/main.js is missing (run `npm run build`)',
-      ),
-    version: async (signal) => (await runTool(process.execPath, [bin, '--version'], signal)).trim(),
+    name,
+    unavailable,
+    version,
     pull: async (t) => {
       const args = [bin, 'pull', t.ref, '--cache', t.cacheDir, '--progress', 'none', ...extraArgs];
       const all = await Promise.all(Array.from({ length: processes }, () => runMeasured(process.execPath, args, { signal: t.signal })));
