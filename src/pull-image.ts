@@ -23,11 +23,23 @@ export interface PullImageDeps {
 
 /** Resolves the reference, stores its manifests in the cache and records tag → digest in refs/. */
 export async function resolveAndRecord(ref: ImageRef, deps: PullImageDeps): Promise<ResolvedImage> {
+  const { image, recorded } = await resolveAndStartRecording(ref, deps);
+  await recorded;
+  return image;
+}
+
+/**
+ * Like {@link resolveAndRecord}, but returns as soon as the image is resolved, with the cache writes
+ * (each fsyncs) still under way in `recorded`: a pull starts its blobs meanwhile instead of a few
+ * milliseconds of disk later. The caller must await `recorded` (it never rejects unobserved).
+ */
+export async function resolveAndStartRecording(ref: ImageRef, deps: PullImageDeps): Promise<{ image: ResolvedImage; recorded: Promise<void> }> {
   const { ctx, session } = deps;
   ctx.emit({ type: 'resolve.started', ref: ref.toString() });
   try {
     const image = await resolveImage(session.client(ref.registry), ref, { platform: deps.platform, signal: ctx.signal });
-    await record(ref, image.root, [image.root, image.manifest], session);
+    const recorded = record(ref, image.root, [image.root, image.manifest], session);
+    recorded.catch(() => {});
     ctx.emit({
       type: 'resolve.done',
       ref: ref.toString(),
@@ -36,7 +48,7 @@ export async function resolveAndRecord(ref: ImageRef, deps: PullImageDeps): Prom
       layers: image.layers.length,
       size: image.layers.reduce((n, l) => n + l.size, image.config.size),
     });
-    return image;
+    return { image, recorded };
   } catch (err) {
     ctx.emit({ type: 'resolve.failed', ref: ref.toString(), error: summarizeError(err) });
     throw err;
@@ -116,7 +128,7 @@ async function record(ref: ImageRef, root: RawManifest, manifests: readonly RawM
 
 /** Fails early with exit 7 when the blobs still missing cannot fit in the cache's filesystem. */
 async function checkSpaceFor(image: ResolvedImage, session: Session): Promise<void> {
-  let missing = 0;
-  for (const desc of [image.config, ...image.layers]) if (!(await session.store.stat(desc.digest))) missing += desc.size;
+  const present = await Promise.all([image.config, ...image.layers].map((desc) => session.store.stat(desc.digest)));
+  const missing = [image.config, ...image.layers].reduce((n, desc, i) => (present[i] ? n : n + desc.size), 0);
   if (missing > 0) await checkFreeSpace(session.store.root, missing);
 }

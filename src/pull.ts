@@ -16,7 +16,7 @@ import { parseReference } from './reference/parse.js';
 import { openSession, type SessionOptions } from './session.js';
 import { createOutputSink } from './sinks/create.js';
 import type { ImageSink } from './sinks/types.js';
-import { fetchImage, resolveAllAndRecord, resolveAndRecord } from './pull-image.js';
+import { fetchImage, resolveAllAndRecord, resolveAndStartRecording } from './pull-image.js';
 import type { ImageRef } from './reference/types.js';
 import type { TransferStats } from './transfer/types.js';
 import { VERSION } from './version.js';
@@ -132,8 +132,9 @@ async function pullOne(input: string, deps: PullOneDeps): Promise<ImageResult> {
     const ref = parseReference(input);
     refText = ref.toString();
     if (deps.allPlatforms) return await pullAllPlatforms(input, ref, deps, started);
-    const image = await resolveAndRecord(ref, deps);
-    const blobs = await fetchImage(image, deps);
+    const { image, recorded } = await resolveAndStartRecording(ref, deps);
+    const blobs = await fetchImage(image, deps).finally(() => recorded.catch(() => {}));
+    await recorded;
     const counts = deps.tally.sum(blobs);
     deps.ctx.emit({ type: 'image.done', ref: refText, digest: image.root.descriptor.digest, ok: true });
     return {

@@ -47,8 +47,19 @@ export interface Session {
 
 /** Opens the cache and sets up the shared HTTP and transfer machinery of one run. */
 export async function openSession(ctx: RunContext, options: SessionOptions): Promise<Session> {
-  const store = await openBlobStore(options.cacheDir, options.lockStaleMs !== undefined ? { lockStaleMs: options.lockStaleMs } : {});
-  const network = await openNetwork(ctx, options.network ?? {}, options.insecure ?? false);
+  // Side by side: both read and write small files, and a small pull waits for them before its first request.
+  const opening = [
+    openBlobStore(options.cacheDir, options.lockStaleMs !== undefined ? { lockStaleMs: options.lockStaleMs } : {}),
+    openNetwork(ctx, options.network ?? {}, options.insecure ?? false),
+  ] as const;
+  const [storeResult, networkResult] = await Promise.allSettled(opening);
+  if (storeResult.status === 'rejected') {
+    if (networkResult.status === 'fulfilled') await networkResult.value.close();
+    throw storeResult.reason;
+  }
+  if (networkResult.status === 'rejected') throw networkResult.reason;
+  const store = storeResult.value;
+  const network = networkResult.value;
   const credentials = options.credentials ?? createCredentialLookup({
     ...(options.creds !== undefined ? { creds: options.creds } : {}),
     ...(options.dockerConfigPath !== undefined ? { dockerConfigPath: options.dockerConfigPath } : {}),
