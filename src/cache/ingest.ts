@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { throwIfAborted } from '../context.js';
 import { IntegrityError, LocalIOError, LockError, errorCode, toLocalIOError } from '../errors.js';
 import type { ByteRange, Descriptor } from '../oci/descriptor.js';
-import { createDigester, shortDigest, splitDigest } from '../oci/digest.js';
+import { shortDigest, splitDigest } from '../oci/digest.js';
 import type { BlobInfo, Ingest } from './types.js';
 import { blobPath, fsyncDir, ingestDir, writeFileAtomic } from './layout.js';
+import { PrefixHasher } from './prefix-hasher.js';
 import { addRange, LEDGER_VERSION, parseLedger, serializeLedger } from './ledger.js';
 import type { BlobLock } from './lock.js';
 import { claimIngest, exists, LEDGER_FILE, newDataFileName, removeOtherDataFiles, renameIfOurs } from './ingest-resume.js';
@@ -24,8 +25,6 @@ export const DEFAULT_LEDGER_FLUSH_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_WRITE_BATCH_BYTES = 1024 * 1024;
 /** Ledger refresh after this long of writing, so slow links also keep progress and waiters see it. */
 export const DEFAULT_LEDGER_FLUSH_MS = 1_000;
-/** Read size when hashing what was not hashed inline at commit. */
-const HASH_READ_BYTES = 1024 * 1024;
 
 export interface OpenIngestOptions {
   /** Monotonic or wall milliseconds; only differences are used (ledger flush timing). */
@@ -88,9 +87,7 @@ class FsIngest implements Ingest {
   #ranges: ByteRange[];
   #state: State = 'open';
   #ledgerChain: Promise<void> = Promise.resolve();
-  // Bytes [0, #hashedUpTo) went through #digester in order, as written by this process.
-  #digester: ReturnType<typeof createDigester>;
-  #hashedUpTo = 0;
+  readonly #hasher: PrefixHasher;
 
   constructor(root: string, desc: Descriptor, lock: BlobLock, fh: FileHandle, ranges: ByteRange[], paths: IngestPaths, options: OpenIngestOptions) {
     this.desc = desc;
@@ -100,7 +97,11 @@ class FsIngest implements Ingest {
     this.#ranges = ranges;
     this.#now = options.now;
     this.#paths = paths;
-    this.#digester = createDigester(splitDigest(desc.digest).algorithm);
+    this.#hasher = new PrefixHasher(
+      splitDigest(desc.digest).algorithm,
+      async (buffer, length, position) => (await fh.read(buffer, 0, length, position)).bytesRead,
+      () => (this.#ranges[0]?.start === 0 ? this.#ranges[0].end + 1 : 0),
+    );
   }
 
   completed(): readonly ByteRange[] {
@@ -194,11 +195,7 @@ class FsIngest implements Ingest {
   }
 
   async #writeFully(chunks: readonly Uint8Array[], position: number): Promise<void> {
-    if (position < this.#hashedUpTo) {
-      // Rewriting bytes already hashed: the inline hash may no longer describe the disk. Start over
-      // and let commit hash the file itself.
-      this.#resetInlineHash();
-    }
+    this.#hasher.willWrite(position);
     let pending = chunks;
     let at = position;
     try {
@@ -216,18 +213,7 @@ class FsIngest implements Ingest {
 
   #recordWritten(chunk: Uint8Array, position: number): void {
     this.#ranges = addRange(this.#ranges, { start: position, end: position + chunk.length - 1 });
-    if (position === this.#hashedUpTo) {
-      this.#digester.hash.update(chunk);
-      this.#hashedUpTo += chunk.length;
-    } else if (position < this.#hashedUpTo) {
-      // Another write overlapped this range while it was in flight; which bytes won is unknown here.
-      this.#resetInlineHash();
-    }
-  }
-
-  #resetInlineHash(): void {
-    this.#digester = createDigester(splitDigest(this.desc.digest).algorithm);
-    this.#hashedUpTo = 0;
+    this.#hasher.written(chunk, position);
   }
 
   /**
@@ -249,7 +235,10 @@ class FsIngest implements Ingest {
         closed,
       });
       try {
-        await writeFileAtomic(this.#paths.ledger, text, this.#paths.dir);
+        // No fsync: the rename keeps a reader from seeing half a ledger, and a ledger lost to a power
+        // cut only costs the resume (the data file is not fsynced before commit either, and commit
+        // verifies every byte). Each flush used to fsync, a disk flush per 64 MiB and per blob start.
+        await writeFileAtomic(this.#paths.ledger, text, this.#paths.dir, 0o644, { sync: false });
       } catch (err) {
         if (errorCode(err) === 'ENOENT') throw this.#lostBlob('its ingest directory was removed by another process');
         throw toLocalIOError(err, `recording progress of ${shortDigest(this.desc.digest)}`);
@@ -303,20 +292,13 @@ class FsIngest implements Ingest {
     });
   }
 
-  /** fsyncs the data and returns its size and digest, hashing from disk whatever was not hashed inline. */
+  /** fsyncs the data and returns its size and digest; the fsync and the hashing of what is left overlap. */
   async #verify(): Promise<{ size: number; digest: string }> {
     try {
-      await this.#fh.sync();
       const { size } = await this.#fh.stat();
       if (size !== this.desc.size) return { size, digest: '' };
-      const buffer = Buffer.allocUnsafe(HASH_READ_BYTES);
-      for (let pos = this.#hashedUpTo; pos < size; ) {
-        const { bytesRead } = await this.#fh.read(buffer, 0, Math.min(buffer.length, size - pos), pos);
-        if (bytesRead === 0) break;
-        this.#digester.hash.update(buffer.subarray(0, bytesRead));
-        pos += bytesRead;
-      }
-      return { size, digest: this.#digester.digest() };
+      const [digest] = await Promise.all([this.#hasher.digest(size), this.#fh.sync()]);
+      return { size, digest };
     } catch (err) {
       throw toLocalIOError(err, `verifying ${shortDigest(this.desc.digest)} in the cache`);
     }
@@ -326,6 +308,7 @@ class FsIngest implements Ingest {
     if (this.#state !== 'open') return;
     this.#state = 'aborted';
     try {
+      await this.#hasher.stop();
       await this.#ledgerChain;
       // close() waits for writes still in flight on the handle, so after it nothing writes our file.
       await this.#fh.close().catch(() => {});
