@@ -1,24 +1,14 @@
 import { lstat, readFile, stat, writeFile, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { IntegrityError, UnsafeArchiveError } from '../../../src/errors.js';
 import { applyLayer, type LayerWarning } from '../../../src/sinks/apply-layer.js';
 import { applyDeferredModes, type DeferredModes } from '../../../src/sinks/rootfs-metadata.js';
-import { T1, T2, applyEntries, createPlayground, snapshot, tarOf, type Playground } from './rootfs-fixtures.js';
+import { T1, T2, applyEntries, usePlaygroundPerTest, snapshot, tarOf, type Playground } from './rootfs-fixtures.js';
 
 let pg: Playground;
-beforeEach(async () => {
-  pg = await createPlayground();
-});
-afterEach(async () => {
-  // every test, hostile or not, leaves the world outside the root as it was
-  try {
-    expect(await pg.outside()).toEqual(pg.before);
-  } finally {
-    await pg.cleanup();
-  }
-});
+usePlaygroundPerTest((created) => (pg = created));
 
 const T1S = T1.toISOString();
 const T2S = T2.toISOString();

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { applyLayer, type ApplyLayerResult, type LayerWarning } from '../../../src/sinks/apply-layer.js';
 import type { DeferredModes } from '../../../src/sinks/rootfs-metadata.js';
 import type { XattrTool } from '../../../src/sinks/xattr.js';
@@ -175,6 +176,25 @@ export async function createPlayground(parent: string = tmpdir()): Promise<Playg
   await writeFile(join(sentinel, 'etc', 'passwd'), 'root:x:0:0::/root:/bin/sh\n', { mode: 0o644 });
   const outside = async (): Promise<string[]> => [...(await snapshot(sentinel)), `base: ${(await readdir(base)).sort().join(',')}`];
   return { base, root, sentinel, before: await outside(), outside, cleanup: () => rm(base, { recursive: true, force: true }) };
+}
+
+/**
+ * Gives each test of the file a fresh playground (handed to `use`) and, after it, checks that the world
+ * outside the root is as it was — every test, hostile or not — before removing the playground.
+ */
+export function usePlaygroundPerTest(use: (pg: Playground) => void): void {
+  let pg: Playground;
+  beforeEach(async () => {
+    pg = await createPlayground();
+    use(pg);
+  });
+  afterEach(async () => {
+    try {
+      expect(await pg.outside()).toEqual(pg.before);
+    } finally {
+      await pg.cleanup();
+    }
+  });
 }
 
 /** Writes a minimal OCI image layout (image-spec image-layout.md) holding `image` tagged "latest", for umoci. */

@@ -3,27 +3,17 @@
  * symlinks on disk are read chroot-style, so they land INSIDE the root (clamped); a name or hardlink
  * target whose ".." climbs above the root, a hardlink to nothing or to a directory, a symlink loop and an
  * entry replacing the root are REJECTED with UnsafeArchiveError (exit 6) naming the entry. In every case
- * the sentinel directory beside the root must stay byte-for-byte the same (checked in afterEach).
+ * the sentinel directory beside the root must stay byte-for-byte the same (checked after each test by usePlaygroundPerTest).
  */
 import { randomBytes } from 'node:crypto';
 import { lstat, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UnsafeArchiveError } from '../../../src/errors.js';
-import { applyEntries, createPlayground, snapshot, type Playground, type RawEntry } from './rootfs-fixtures.js';
+import { applyEntries, usePlaygroundPerTest, snapshot, type Playground, type RawEntry } from './rootfs-fixtures.js';
 
 let pg: Playground;
-beforeEach(async () => {
-  pg = await createPlayground();
-});
-afterEach(async () => {
-  // every test, hostile or not, leaves the world outside the root as it was
-  try {
-    expect(await pg.outside()).toEqual(pg.before);
-  } finally {
-    await pg.cleanup();
-  }
-});
+usePlaygroundPerTest((created) => (pg = created));
 
 async function expectRejected(entries: readonly RawEntry[], entryName: string): Promise<void> {
   const err = await applyEntries(pg.root, entries).then(
