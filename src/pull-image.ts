@@ -128,7 +128,8 @@ async function record(ref: ImageRef, root: RawManifest, manifests: readonly RawM
 
 /** Fails early with exit 7 when the blobs still missing cannot fit in the cache's filesystem. */
 async function checkSpaceFor(image: ResolvedImage, session: Session): Promise<void> {
-  const present = await Promise.all([image.config, ...image.layers].map((desc) => session.store.stat(desc.digest)));
-  const missing = [image.config, ...image.layers].reduce((n, desc, i) => (present[i] ? n : n + desc.size), 0);
+  const blobs = [image.config, ...image.layers];
+  const present = await Promise.all(blobs.map((desc) => session.store.stat(desc.digest)));
+  const missing = blobs.reduce((n, desc, i) => (present[i] ? n : n + desc.size), 0);
   if (missing > 0) await checkFreeSpace(session.store.root, missing);
 }
