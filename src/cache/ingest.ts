@@ -23,6 +23,8 @@ import { claimIngest, exists, LEDGER_FILE, newDataFileName, removeOtherDataFiles
 export const DEFAULT_LEDGER_FLUSH_BYTES = 4 * 1024 * 1024;
 /** At most this much arrives while a write is in flight before the reader waits for the disk (memory per stream). */
 export const DEFAULT_WRITE_BATCH_BYTES = 1024 * 1024;
+/** Background writeback of the data file after this many bytes written (see #startWriteback). */
+const WRITEBACK_BYTES = 8 * 1024 * 1024;
 /** Ledger refresh after this long of writing, so slow links also keep progress and waiters see it. */
 export const DEFAULT_LEDGER_FLUSH_MS = 1_000;
 
@@ -82,6 +84,9 @@ class FsIngest implements Ingest {
   readonly #root: string;
   readonly #lock: BlobLock;
   readonly #fh: FileHandle;
+  #unsynced = 0;
+  #syncing: Promise<void> | undefined;
+  #writebackError: unknown;
   readonly #now: () => number;
   readonly #paths: IngestPaths;
   #ranges: ByteRange[];
@@ -137,6 +142,7 @@ class FsIngest implements Ingest {
         pos += chunk.length;
       }
       unflushedBytes += length;
+      this.#startWriteback(length);
       options.onBytes?.(length);
       if (unflushedBytes >= DEFAULT_LEDGER_FLUSH_BYTES || this.#now() - lastFlush >= DEFAULT_LEDGER_FLUSH_MS) {
         unflushedBytes = 0;
@@ -209,6 +215,28 @@ class FsIngest implements Ingest {
     } catch (err) {
       throw toLocalIOError(err, `writing ${shortDigest(this.desc.digest)} to the cache`);
     }
+  }
+
+  /**
+   * Starts writing the data out once WRITEBACK_BYTES have landed since the last time. Linux holds dirty
+   * pages until gigabytes pile up, so without this the whole blob reached the disk during commit's
+   * fsync, after the last byte arrived (a 330 MB pull spent ~0.3 s there). One datasync at a time, in
+   * the background; its error is kept for commit, because the failed pages no longer count as dirty
+   * and commit's own fsync might not report it again.
+   */
+  #startWriteback(written: number): void {
+    this.#unsynced += written;
+    if (this.#syncing || this.#unsynced < WRITEBACK_BYTES) return;
+    this.#unsynced = 0;
+    this.#syncing = this.#fh.datasync().then(
+      () => {
+        this.#syncing = undefined;
+      },
+      (err: unknown) => {
+        this.#syncing = undefined;
+        this.#writebackError ??= err;
+      },
+    );
   }
 
   #recordWritten(chunk: Uint8Array, position: number): void {
@@ -297,7 +325,8 @@ class FsIngest implements Ingest {
     try {
       const { size } = await this.#fh.stat();
       if (size !== this.desc.size) return { size, digest: '' };
-      const [digest] = await Promise.all([this.#hasher.digest(size), this.#fh.sync()]);
+      const [digest] = await Promise.all([this.#hasher.digest(size), this.#fh.sync(), this.#syncing]);
+      if (this.#writebackError !== undefined) throw this.#writebackError;
       return { size, digest };
     } catch (err) {
       throw toLocalIOError(err, `verifying ${shortDigest(this.desc.digest)} in the cache`);
