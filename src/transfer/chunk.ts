@@ -30,6 +30,8 @@ export interface EngineDeps {
   readonly backoff: HostBackoff;
   readonly options: TransferOptions;
   readonly stats: StatsRecorder;
+  /** Bytes of the run's blobs not yet handed to any request: what guided chunk sizing divides up. */
+  readonly backlog: { bytes: number };
 }
 
 /** The shared, mutable state of one blob's fetch while its ranges are in flight. */
@@ -48,36 +50,56 @@ export interface BlobFetch {
   location: URL | undefined;
 }
 
-/** 'range': the range is on disk. 'whole': the server sent the whole blob and it is on disk. */
-export type RangeResult = 'range' | 'whole';
+/**
+ * 'range': the range is on disk. 'whole': the server sent the whole blob and it is on disk. 'none':
+ * the taker had nothing left when the slot came.
+ */
+export type RangeResult = 'range' | 'whole' | 'none';
+
+/**
+ * Hands out the range to fetch. Called once, when the request first holds a slot, so a guided chunk
+ * is sized by the backlog at that moment rather than when the request was queued.
+ */
+export type RangeTaker = () => ByteRange | undefined;
 
 type Attempt =
+  | { readonly kind: 'none' }
   | { readonly kind: 'paused' }
   | { readonly kind: 'ok'; readonly written: number; readonly whole: boolean }
   | { readonly kind: 'error'; readonly written: number; readonly whole: boolean; readonly error: unknown };
 
 /**
- * Fetches `range` of the blob. mode 'range' sends Range headers and resumes from the byte reached;
- * a server that ignores Range or answers another range throws RangeMismatchError for the caller to
- * fall back on. mode 'whole' asks for the whole blob, no Range, from byte 0 on every attempt.
+ * Fetches the range `take` hands out. mode 'range' sends Range headers and resumes from the byte
+ * reached; a server that ignores Range or answers another range throws RangeMismatchError for the
+ * caller to fall back on. mode 'whole' asks for the whole blob, no Range, from byte 0 on every attempt.
  * `onRanged` is called once a 206 confirms the server honours Range (the caller starts sibling chunks).
+ * `index` orders this request among the blob's others waiting for a slot.
  */
 export async function fetchRange(
   deps: EngineDeps,
   blob: BlobFetch,
-  range: ByteRange,
+  take: RangeTaker,
   index: number,
   mode: 'range' | 'whole',
   onRanged?: () => void,
 ): Promise<RangeResult> {
   const { ctx, options } = deps;
   const key = blob.source.key;
-  let pos = range.start;
+  let range: ByteRange | undefined;
+  let pos = 0;
   let failures = 0;
-  while (pos <= range.end) {
+  const run = (): Promise<Attempt> => {
+    if (!range) {
+      range = take();
+      if (!range) return Promise.resolve({ kind: 'none' });
+      pos = range.start;
+    }
+    return attempt(deps, blob, mode === 'whole' ? 0 : pos, range.end, mode, onRanged);
+  };
+  while (!range || pos <= range.end) {
     await deps.backoff.wait(key, blob.signal);
-    const from = mode === 'whole' ? 0 : pos;
-    const result = await deps.scheduler.run([blob.order, index], () => attempt(deps, blob, from, range.end, mode, onRanged));
+    const result = await deps.scheduler.run([blob.order, index], run);
+    if (result.kind === 'none') return 'none';
     if (result.kind === 'paused') continue; // another chunk hit a 429 while we queued: wait outside the slot
     if (result.kind === 'ok' && result.whole) return 'whole';
     if (!result.whole) pos += result.written;

@@ -5,13 +5,14 @@
  * to another process looks for the blob again once.
  */
 import { setMaxListeners } from 'node:events';
-import { coveredBytes } from '../cache/ledger.js';
+import { complementRanges } from '../cache/ledger.js';
 import type { BlobInfo, BlobStore, Ingest, LockHolder } from '../cache/types.js';
 import { AbortedError, IntegrityError, LockError, RangeMismatchError } from '../errors.js';
 import { summarizeError } from '../events/bus.js';
 import type { ByteRange } from '../oci/descriptor.js';
-import { fetchRange, type BlobFetch, type EngineDeps } from './chunk.js';
-import { planChunks } from './plan.js';
+import { fetchRange, type BlobFetch, type EngineDeps, type RangeTaker } from './chunk.js';
+import type { TransferOptions } from './options.js';
+import { ChunkCursor, guidedChunkSize } from './plan.js';
 import { createBlobProgress } from './progress.js';
 import type { TransferJob } from './types.js';
 
@@ -90,10 +91,12 @@ async function fetchIntoIngest(
 ): Promise<IngestResult> {
   const { ctx, options } = deps;
   const { desc } = job;
-  const ranges = planChunks(desc.size, ingest.completed(), options.chunkSize, options.minChunkedSize);
-  const resumedBytes = desc.size - coveredBytes(ranges);
+  const cursor = new ChunkCursor(complementRanges(ingest.completed(), desc.size));
+  const resumedBytes = desc.size - cursor.remaining;
+  const chunked = desc.size >= options.minChunkedSize;
+  const lanes = chunked ? laneCount(options, cursor.remaining) : cursor.gapCount;
   const progress = createBlobProgress(ctx, desc.digest, desc.size, resumedBytes, options.progressIntervalMs);
-  ctx.emit({ type: 'blob.started', digest: desc.digest, size: desc.size, attempt, chunks: ranges.length, resumedBytes });
+  ctx.emit({ type: 'blob.started', digest: desc.digest, size: desc.size, attempt, chunks: lanes, resumedBytes });
   const blob: BlobFetch = {
     desc,
     source: job.source,
@@ -104,9 +107,10 @@ async function fetchIntoIngest(
     soleTask: true,
     location: undefined,
   };
+  deps.backlog.bytes += cursor.remaining;
   let committing = false;
   try {
-    await fetchMissing(deps, blob, ranges);
+    await fetchMissing(deps, blob, cursor, chunked ? lanes : 0);
     progress.flush();
     ctx.emit({ type: 'blob.verifying', digest: desc.digest });
     committing = true;
@@ -117,33 +121,53 @@ async function fetchIntoIngest(
     await ingest.abort({ keepPartial: true }).catch(() => {});
     throw err;
   } finally {
+    deps.backlog.bytes -= cursor.remaining; // what a failure left untaken
     tally.fetched += progress.fetched;
   }
 }
 
+/** How many requests may fetch a chunked blob at once: one per slot at most, and never below the smallest chunk. */
+function laneCount(options: TransferOptions, missing: number): number {
+  const smallest = options.chunkSize ?? options.minChunkSize;
+  return Math.max(1, Math.min(options.concurrency, Math.ceil(missing / smallest)));
+}
+
 /**
- * Probes with the first range; once a 206 shows the server honours Range, the other ranges are
- * scheduled together (so this blob's chunks go before the next blob's). A server that ignores Range or
- * answers the wrong one gets the whole blob as one stream instead.
+ * Probes with the first range; once a 206 shows the server honours Range, the other lanes start
+ * together (so this blob's chunks go before the next blob's), each taking chunks until none are
+ * left. `chunkLanes` 0: the blob is not chunked, one request per missing range. A server that ignores
+ * Range or answers the wrong one gets the whole blob as one stream instead.
  */
-async function fetchMissing(deps: DownloadDeps, blob: BlobFetch, ranges: readonly ByteRange[]): Promise<void> {
-  const first = ranges[0];
-  if (!first) return;
+async function fetchMissing(deps: DownloadDeps, blob: BlobFetch, cursor: ChunkCursor, chunkLanes: number): Promise<void> {
+  const { options, backlog } = deps;
+  const guided = options.chunkSize === undefined;
+  const take: RangeTaker = () => {
+    let range: ByteRange | undefined;
+    if (chunkLanes === 0) range = cursor.take(Infinity);
+    else if (!guided) range = cursor.take(options.chunkSize);
+    else {
+      const size = guidedChunkSize(backlog.bytes, options.concurrency, { min: options.minChunkSize, max: options.maxChunkSize });
+      range = cursor.take(size, options.minChunkSize / 4); // a runt left over rides along
+    }
+    if (range) backlog.bytes -= range.end - range.start + 1;
+    return range;
+  };
+  if (cursor.remaining === 0) return;
   try {
-    await fetchInParallel(deps, blob, first, ranges.slice(1));
+    await fetchInParallel(deps, blob, take, chunkLanes || cursor.gapCount);
   } catch (err) {
     if (!(err instanceof RangeMismatchError) || deps.ctx.signal.aborted) throw err;
     deps.ctx.emit({ type: 'debug', scope: 'transfer', message: `${blob.desc.digest}: ${err.message}; fetching it as one stream` });
     blob.signal = deps.ctx.signal;
     blob.soleTask = true;
-    await fetchRange(deps, blob, { start: 0, end: blob.desc.size - 1 }, 0, 'whole');
+    await fetchRange(deps, blob, once({ start: 0, end: blob.desc.size - 1 }), 0, 'whole');
   }
 }
 
-async function fetchInParallel(deps: DownloadDeps, blob: BlobFetch, probe: ByteRange, rest: readonly ByteRange[]): Promise<void> {
+async function fetchInParallel(deps: DownloadDeps, blob: BlobFetch, take: RangeTaker, lanes: number): Promise<void> {
   const phase = new AbortController();
   blob.signal = AbortSignal.any([deps.ctx.signal, phase.signal]);
-  setMaxListeners(0, blob.signal); // one listener per chunk request: a 150 MB blob has a dozen
+  setMaxListeners(0, blob.signal); // one listener per request in flight: up to one per slot
   blob.soleTask = true;
   const settled: Promise<void>[] = [];
   let firstError: { error: unknown } | undefined;
@@ -158,16 +182,34 @@ async function fetchInParallel(deps: DownloadDeps, blob: BlobFetch, probe: ByteR
       ),
     );
   };
+  // A lane takes chunks until the cursor runs dry. A whole-blob answer (200 to the probe) covered
+  // every range, so its lane stops there.
+  const lane = async (index: number, onRanged?: () => void): Promise<void> => {
+    for (;;) {
+      const result = await fetchRange(deps, blob, take, index, 'range', onRanged);
+      if (result !== 'range') return;
+      onRanged = undefined;
+    }
+  };
   const startRest = () => {
     if (!blob.soleTask) return;
     blob.soleTask = false;
-    rest.forEach((range, i) => track(fetchRange(deps, blob, range, i + 1, 'range')));
+    for (let i = 1; i < lanes; i++) track(lane(i));
   };
   // A probe served whole (200) never calls startRest: its one stream covered every range.
-  track(fetchRange(deps, blob, probe, 0, 'range', rest.length > 0 ? startRest : undefined));
+  track(lane(0, lanes > 1 ? startRest : undefined));
   // startRest runs while the probe is in flight, so `settled` grows before the probe settles.
   for (let i = 0; i < settled.length; i++) await settled[i];
   if (firstError) throw firstError.error;
+}
+
+function once(range: ByteRange): RangeTaker {
+  let taken = false;
+  return () => {
+    if (taken) return undefined;
+    taken = true;
+    return range;
+  };
 }
 
 function describeHolder(holder: LockHolder): string {

@@ -33,6 +33,7 @@ export function createTransferManager(
     backoff: createHostBackoff(deps.ctx),
     options: resolved,
     stats,
+    backlog: { bytes: 0 },
   };
   const inFlight = new Map<Digest, Promise<BlobInfo>>();
   let order = 0;

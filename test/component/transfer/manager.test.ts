@@ -35,7 +35,31 @@ describe('transfer manager: plain fetches', () => {
       { start: 192 * KiB, end: 256 * KiB - 1 },
       { start: 256 * KiB, end: 300 * KiB + 4 },
     ]);
-    expect(eventsOf(h.events, 'blob.started')[0]).toMatchObject({ chunks: 5 });
+    // Five chunks, four slots: at most four of its requests run at once.
+    expect(eventsOf(h.events, 'blob.started')[0]).toMatchObject({ chunks: 4 });
+  });
+
+  it('sizes chunks by the backlog when no chunk size is fixed: big first, down to the smallest', async () => {
+    const min = 64 * KiB;
+    const h = await createHarness({ chunkSize: undefined, minChunkSize: min, maxChunkSize: 1024 * KiB, concurrency: 4 });
+    const bytes = makeBytes(2048 * KiB + 5);
+    const desc = h.source.add(bytes);
+    const info = await h.manager.fetch({ desc, role: 'layer', source: h.source });
+    expect((await readCommitted(info.path)).equals(bytes)).toBe(true); // toEqual walks 2 MiB for seconds
+    // Requests open in the order their ranges were taken.
+    const ranges = h.source.requests.map((r) => r.range!);
+    const sizes = ranges.map((r) => r.end - r.start + 1);
+    expect(ranges[0]).toEqual({ start: 0, end: Math.ceil(bytes.length / 8) - 1 }); // the whole backlog over 2 × 4 slots
+    // The ranges tile the blob: every byte asked for once.
+    const sorted = [...ranges].sort((a, b) => a.start - b.start);
+    sorted.forEach((r, i) => expect(r.start).toBe(i === 0 ? 0 : sorted[i - 1]!.end + 1));
+    expect(sorted.at(-1)!.end).toBe(bytes.length - 1);
+    // Shrinking as the backlog drains, to the smallest chunk (the last may carry a runt along).
+    const body = sizes.slice(0, -1);
+    expect(body).toEqual([...body].sort((a, b) => b - a));
+    expect(Math.min(...body)).toBe(min);
+    expect(sizes.at(-1)!).toBeLessThan(min + min / 4);
+    expect(ranges.length).toBeLessThan(0.7 * (bytes.length / min)); // fixed smallest chunks would take 33
   });
 
   it('never has more bodies open than the budget, across blobs and chunks, and uses it', async () => {
