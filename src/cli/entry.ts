@@ -10,13 +10,13 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import type { Writable } from 'node:stream';
-import { main } from './main.js';
+import { main, type LaunchOptions } from './main.js';
 
 /** Runs dray for `argv` (process.argv shape) and exits with its exit code once stdout and stderr are written. */
-export async function run(argv: readonly string[]): Promise<void> {
+export async function run(argv: readonly string[], launch: LaunchOptions = {}): Promise<void> {
   // Before the first request: undici compiles its parser lazily, on the first connection.
   setFlagsFromString('--liftoff-only');
-  await main(argv);
+  await main(argv, launch);
   await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
   process.exit();
 }

@@ -13,9 +13,16 @@ import { registerPull } from './commands/pull.js';
 import { processEnv } from './env.js';
 import type { CliIo } from './io.js';
 import { renderError } from './render-error.js';
+import type { EarlyConnections } from '../registry/early-connect.js';
+
+/** What the launcher (bin/dray.js) started before dray loaded. */
+export interface LaunchOptions {
+  /** From cli/preconnect.ts: connections to the first registry, already on their way. */
+  readonly early?: EarlyConnections | undefined;
+}
 
 /** Runs dray with `argv` (process.argv shape) and sets process.exitCode. */
-export async function main(argv: readonly string[]): Promise<void> {
+export async function main(argv: readonly string[], launch: LaunchOptions = {}): Promise<void> {
   const controller = new AbortController();
   const onSignal = () => {
     if (controller.signal.aborted) process.exit(ExitCode.Interrupted);
@@ -23,7 +30,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const io = createIo(controller.signal);
+  const io = createIo(controller.signal, launch.early);
   const debug = argv.includes('--debug');
   let finished = false;
   // If the event loop ever empties while a command is still pending, that is a bug, never a success.
@@ -76,8 +83,9 @@ function handleFailure(err: unknown, io: CliIo, debug: boolean, interrupted: boo
   return toExitCode(err);
 }
 
-function createIo(signal: AbortSignal): CliIo {
+function createIo(signal: AbortSignal, early: EarlyConnections | undefined): CliIo {
   return {
+    early,
     stdout: { write: (s) => void process.stdout.write(s) },
     stdoutStream: process.stdout,
     stderr: { write: (s) => void process.stderr.write(s) },

@@ -40,7 +40,7 @@ export function addNetworkOptions(cmd: Command): Command {
 }
 
 /** What the flags and the environment resolve to: SessionOptions.insecure and SessionOptions.network. */
-export function networkOptionsFrom(flags: NetworkFlags, io: Pick<CliIo, 'env'>): { insecure: boolean | readonly string[]; network: NetworkOptions } {
+export function networkOptionsFrom(flags: NetworkFlags, io: Pick<CliIo, 'env' | 'early'>): { insecure: boolean | readonly string[]; network: NetworkOptions } {
   const env = io.env.env;
   const sslCertFile = env.SSL_CERT_FILE;
   const registriesConf = flags.registriesConf ?? (env.CONTAINERS_REGISTRIES_CONF || DEFAULT_REGISTRIES_CONF);
@@ -54,6 +54,7 @@ export function networkOptionsFrom(flags: NetworkFlags, io: Pick<CliIo, 'env'>):
     ...(registriesConf !== '' ? { registriesConf, registriesConfIsDefault: flags.registriesConf === undefined && !env.CONTAINERS_REGISTRIES_CONF } : {}),
     ...(hostsDir !== '' ? { hostsDir } : {}),
     ...(hasProxy ? { proxy } : {}),
+    ...(io.early ? { early: io.early } : {}),
     maxWaitMs: flags.maxWait !== undefined ? parseDurationFlag('--max-wait', flags.maxWait) : DEFAULT_MAX_WAIT_MS,
   };
   return { insecure: flags.insecure ? true : (flags.insecureRegistry ?? []), network };

@@ -8,6 +8,7 @@ import type { RunContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { createRegistryClient } from '../registry/client.js';
 import { createMirroredClient, type Endpoint } from '../registry/mirrors.js';
+import type { EarlyConnections } from '../registry/early-connect.js';
 import { proxyFor, type ProxyConfig } from '../registry/proxy.js';
 import { createTlsResolver, readPem } from '../registry/tls.js';
 import type { CredentialLookup, RegistryClient } from '../registry/types.js';
@@ -31,6 +32,8 @@ export interface NetworkOptions {
   readonly hostsDir?: string;
   /** Proxies; none unless given (the CLI reads HTTPS_PROXY etc.). */
   readonly proxy?: ProxyConfig;
+  /** Connections the launcher opened before the run (registry/early-connect.ts); unused when a proxy is set. */
+  readonly early?: EarlyConnections;
   /** Longest 429 wait to sit through; longer ones stop with a message (--max-wait). */
   readonly maxWaitMs?: number;
 }
@@ -69,7 +72,12 @@ export async function openNetwork(ctx: RunContext, options: NetworkOptions, inse
     tls,
   );
   const proxy = options.proxy;
-  const http = createUndiciSend({ tls: (host, signal) => tls.forHost(host, signal), ...(proxy ? { proxy: (url: URL) => proxyFor(proxy, url) } : {}) });
+  const http = createUndiciSend({
+    tls: (host, signal) => tls.forHost(host, signal),
+    ...(proxy ? { proxy: (url: URL) => proxyFor(proxy, url) } : {}),
+    ...(options.early && !proxy ? { early: options.early } : {}),
+  });
+  if (proxy) options.early?.close();
   const endpointClients = new Map<string, RegistryClient>();
 
   const clientFor = (e: Endpoint, base: NetworkClientOptions): RegistryClient => {

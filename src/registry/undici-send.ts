@@ -6,7 +6,7 @@
  * (what proxies that allow CONNECT only to 443 expect). Nothing here follows redirects, retries or
  * authenticates; the middlewares do (compose.ts).
  */
-import type { Agent as AgentClass, Dispatcher, ProxyAgent as ProxyAgentClass } from 'undici';
+import type { Agent as AgentClass, buildConnector as BuildConnector, Dispatcher, ProxyAgent as ProxyAgentClass } from 'undici';
 // Start-up: undici's index also loads fetch, WebSocket, EventSource, caches and mocks, about 120 ms of
 // a small pull's 0.45 s start on the bench machine; a pull needs two dispatcher classes and the request
 // API. undici ships no types for these files, so the classes are typed from the package root.
@@ -17,8 +17,11 @@ import apiModule from 'undici/lib/api/index.js';
 // @ts-expect-error -- untyped undici internal (see above)
 import agentModule from 'undici/lib/dispatcher/agent.js';
 // @ts-expect-error -- untyped undici internal (see above)
+import buildConnectorModule from 'undici/lib/core/connect.js';
+// @ts-expect-error -- untyped undici internal (see above)
 import proxyAgentModule from 'undici/lib/dispatcher/proxy-agent.js';
 import { AbortedError, errorCode, NetworkError, redactUrl } from '../errors.js';
+import type { EarlyConnections } from './early-connect.js';
 import { tlsConnectOptions, tlsKey, type TlsSettings } from './tls.js';
 import type { HttpResponse, Send } from './types.js';
 
@@ -27,6 +30,7 @@ import type { HttpResponse, Send } from './types.js';
 Object.assign((dispatcherModule as { prototype: object }).prototype, apiModule as object);
 const Agent = agentModule as typeof AgentClass;
 const ProxyAgent = proxyAgentModule as typeof ProxyAgentClass;
+const buildConnector = buildConnectorModule as (options: BuildConnector.BuildOptions) => BuildConnector.connector;
 
 /** Connections per origin: docker pulls 3 layers at once, the transfer engine asks for more when links are slow. */
 const DEFAULT_CONNECTIONS = 16;
@@ -54,6 +58,8 @@ export interface UndiciSendOptions {
   readonly tls?: (host: string, signal?: AbortSignal) => Promise<TlsSettings>;
   /** The proxy for a URL, or undefined to connect directly. */
   readonly proxy?: (url: URL) => URL | undefined;
+  /** Connections opened before the run started (registry/early-connect.ts), used by direct connections to their origin. */
+  readonly early?: EarlyConnections;
 }
 
 /** Returns a Send over cached undici dispatchers, and close() to release their sockets. */
@@ -72,7 +78,7 @@ export function createUndiciSend(options: UndiciSendOptions = {}): { send: Send;
     const key = `${proxy?.href ?? 'direct'} ${tls === undefined ? 'plain' : keyOf(tls)}`;
     let d = dispatchers.get(key);
     if (d === undefined) {
-      d = createDispatcher(options.connections ?? DEFAULT_CONNECTIONS, tls, proxy);
+      d = createDispatcher(options.connections ?? DEFAULT_CONNECTIONS, tls, proxy, options.early);
       dispatchers.set(key, d);
     }
     return d;
@@ -102,13 +108,14 @@ export function createUndiciSend(options: UndiciSendOptions = {}): { send: Send;
   return {
     send,
     close: async () => {
+      options.early?.close();
       await Promise.all([...dispatchers.values()].map((d) => d.close()));
       dispatchers.clear();
     },
   };
 }
 
-function createDispatcher(connections: number, tls: TlsSettings | undefined, proxy: URL | undefined): Dispatcher {
+function createDispatcher(connections: number, tls: TlsSettings | undefined, proxy: URL | undefined, early: EarlyConnections | undefined): Dispatcher {
   const common = {
     connections,
     pipelining: 1,
@@ -121,7 +128,7 @@ function createDispatcher(connections: number, tls: TlsSettings | undefined, pro
     // undici 6): with-redirects.ts follows them and decides which headers may cross origins.
   };
   const target = { timeout: DEFAULT_CONNECT_TIMEOUT_MS, ...(tls ? tlsConnectOptions(tls) : {}) };
-  if (proxy === undefined) return new Agent({ ...common, connect: target });
+  if (proxy === undefined) return new Agent({ ...common, connect: early ? withEarly(buildConnector(target), early) : target });
   // ProxyAgent ignores `connect` for the target: its TLS goes in requestTls (undici docs ProxyAgent.md).
   return new ProxyAgent({
     ...common,
@@ -130,6 +137,33 @@ function createDispatcher(connections: number, tls: TlsSettings | undefined, pro
     proxyTls: { timeout: DEFAULT_CONNECT_TIMEOUT_MS },
     proxyTunnel: tls !== undefined,
   });
+}
+
+/**
+ * A connector that first takes an early connection to the origin: TLS runs over it with the
+ * dispatcher's own settings; a plain one is handed over once connected. An early connection that
+ * failed falls back to a fresh one, so its error never reaches a request.
+ */
+function withEarly(connect: BuildConnector.connector, early: EarlyConnections): BuildConnector.connector {
+  return (options, callback) => {
+    const port = options.port !== '' ? Number(options.port) : options.protocol === 'https:' ? 443 : 80;
+    const socket = options.httpSocket ? undefined : early.take(options.protocol, options.hostname, port);
+    if (!socket) return connect(options, callback);
+    if (options.protocol === 'https:') return connect({ ...options, httpSocket: socket }, callback);
+    const ready = (): void => {
+      socket.off('error', failed);
+      socket.setNoDelay(true); // what undici's own connector sets
+      callback(null, socket);
+    };
+    const failed = (): void => {
+      socket.off('connect', ready);
+      connect(options, callback);
+    };
+    // undici's client must not be called back from inside its own connect call: it then never
+    // writes the request (it resumes only after the connector returns).
+    if (!socket.connecting) return queueMicrotask(ready);
+    socket.once('connect', ready).once('error', failed);
+  };
 }
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
