@@ -5,6 +5,7 @@
  * is opened early: TLS is negotiated over the socket when it is taken, with the settings the run
  * resolves for the host, so verification is exactly that of a connection opened later.
  */
+import { lookup, type LookupAddress } from 'node:dns';
 import net from 'node:net';
 
 /** Where to connect early: the origin of the run's first request. */
@@ -24,8 +25,14 @@ export interface EarlyConnections {
 
 /** Starts `count` connections to `target`; they keep no process alive until taken. */
 export function openEarlyConnections(target: EarlyTarget, count: number): EarlyConnections {
+  const sharedLookup = onceLookup();
   const idle = Array.from({ length: count }, () => {
-    const options: net.TcpNetConnectOpts & { highWaterMark: number } = { host: target.hostname, port: target.port, highWaterMark: 64 * 1024 }; // undici's own
+    const options: net.TcpNetConnectOpts & { highWaterMark: number } = {
+      host: target.hostname,
+      port: target.port,
+      highWaterMark: 64 * 1024, // undici's own
+      lookup: sharedLookup,
+    };
     const socket = net.connect(options);
     // A connection that fails early is simply not handed out: the request then connects on its own
     // and reports its own error.
@@ -46,6 +53,27 @@ export function openEarlyConnections(target: EarlyTarget, count: number): EarlyC
     close() {
       for (const socket of idle.splice(0)) socket.destroy();
     },
+  };
+}
+
+/**
+ * One DNS lookup for all the sockets: getaddrinfo blocks a libuv pool thread (4 in all, shared with
+ * the cache's file I/O) for as long as the resolver takes, which on a network without DNS can be
+ * seconds, and the guess may even be a host the run never contacts.
+ */
+function onceLookup(): net.LookupFunction {
+  let pending: Promise<LookupAddress[]> | undefined;
+  return (hostname, options, callback) => {
+    pending ??= new Promise((resolve, reject) => lookup(hostname, { all: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))));
+    pending.then(
+      (addresses) => {
+        const first = addresses[0];
+        if (options.all) callback(null, addresses);
+        else if (first) callback(null, first.address, first.family);
+        else callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '', 0);
+      },
+      (err: NodeJS.ErrnoException) => callback(err, '', 0),
+    );
   };
 }
 

@@ -49,6 +49,20 @@ describe('early connections', () => {
     await http.close();
   });
 
+  it('work for a host name, looked up rather than an IP literal', async () => {
+    const srv = await startServer();
+    servers.push(srv.server);
+    const early = openEarlyConnections({ protocol: 'http:', hostname: 'localhost', port: srv.port }, 2);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const http = createUndiciSend({ early });
+    const url = new URL(`http://localhost:${srv.port}/v2/`);
+    const responses = await Promise.all([1, 2].map(() => http.send({ method: 'GET', url, headers: {} })));
+    await Promise.all(responses.map(drain));
+    expect(responses.map((r) => r.status)).toEqual([200, 200]);
+    expect(srv.sockets).toHaveLength(2);
+    await http.close();
+  });
+
   it('are taken while still connecting', async () => {
     const srv = await startServer();
     servers.push(srv.server);
