@@ -85,29 +85,6 @@ export function familiarString(ref: ImageRef): string {
   return name + (ref.tag !== undefined ? `:${ref.tag}` : '') + (ref.digest ? `@${ref.digest}` : '');
 }
 
-/**
- * Returns whether a registry host[:port] is on the loopback interface: localhost, 127.0.0.0/8 or ::1.
- * Such registries are spoken to over plain HTTP, as docker (its default insecure-registries are
- * 127.0.0.0/8 and ::1/128) and crane (`ggcr: pkg/name/registry.go Scheme`) do.
- */
-export function isLoopbackRegistry(registry: string): boolean {
-  let host: string;
-  try {
-    // URL parsing strips the port, lower-cases, and canonicalises IPv4 (127.1) and IPv6 ([0:0::1]).
-    host = new URL(`http://${registry}`).hostname;
-  } catch {
-    // An unbracketed IPv6 literal such as "::1" is not a URL authority.
-    host = registry.includes('::') ? `[${registry}]` : registry;
-    try {
-      host = new URL(`http://${host}`).hostname;
-    } catch {
-      return false;
-    }
-  }
-  if (host === 'localhost' || host === '[::1]') return true;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
 function parseDigestPart(input: string, text: string): Digest {
   try {
     return parseDigest(text);

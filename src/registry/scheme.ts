@@ -11,9 +11,15 @@
 export function isLoopbackRegistry(registry: string): boolean {
   let hostname: string;
   try {
+    // URL parsing strips the port, lower-cases, and canonicalises IPv4 (127.1) and IPv6 ([0:0::1]).
     hostname = new URL(`http://${registry}`).hostname.toLowerCase();
   } catch {
-    return false;
+    // An unbracketed IPv6 literal such as "::1" is not a URL authority.
+    try {
+      hostname = new URL(`http://[${registry}]`).hostname;
+    } catch {
+      return false;
+    }
   }
   if (hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]') return true;
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ExitCode, UsageError } from '../../../src/errors.js';
-import { familiarString, isLoopbackRegistry, parseReference } from '../../../src/reference/parse.js';
+import { familiarString, parseReference } from '../../../src/reference/parse.js';
 
 const SHA256 = `sha256:${'ab'.repeat(32)}`;
 const SHA512 = `sha512:${'cd'.repeat(64)}`;
@@ -143,29 +143,5 @@ describe('familiarString', () => {
     ['localhost:5000/r', 'localhost:5000/r:latest'],
   ])('%s → %s', (input, familiar) => {
     expect(familiarString(parseReference(input))).toBe(familiar);
-  });
-});
-
-describe('isLoopbackRegistry', () => {
-  it.each([
-    ['localhost', true],
-    ['localhost:5000', true],
-    ['LOCALHOST:5000', true],
-    ['127.0.0.1', true],
-    ['127.0.0.1:5000', true],
-    ['127.255.3.4:80', true],
-    ['[::1]', true],
-    ['[::1]:5000', true],
-    ['::1', true],
-    ['[0:0:0:0:0:0:0:1]:5000', true],
-    ['128.0.0.1:5000', false],
-    ['10.0.0.1:5000', false],
-    ['registry-1.docker.io', false],
-    ['localhost.example.com', false],
-    ['127.0.0.1.nip.io:5000', false],
-    ['[::2]:5000', false],
-    ['docker.io', false],
-  ])('%s → %s', (registry, expected) => {
-    expect(isLoopbackRegistry(registry)).toBe(expected);
   });
 });

@@ -24,9 +24,19 @@ describe('isLoopbackRegistry', () => {
     ['127.1.2.3', true],
     ['[::1]:5000', true],
     ['registry.localhost:80', true],
+    ['LOCALHOST:5000', true],
+    ['127.255.3.4:80', true],
+    ['[::1]', true],
+    ['::1', true],
+    ['[0:0:0:0:0:0:0:1]:5000', true],
     ['ghcr.io', false],
     ['127.0.0.1.example.com', false],
+    ['127.0.0.1.nip.io:5000', false],
+    ['localhost.example.com', false],
     ['10.0.0.1:5000', false],
+    ['128.0.0.1:5000', false],
+    ['[::2]:5000', false],
+    ['docker.io', false],
   ])('%s → %s', (registry, want) => {
     expect(isLoopbackRegistry(registry)).toBe(want);
   });
