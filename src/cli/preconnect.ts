@@ -10,7 +10,7 @@
  * leaves sockets that carry no byte and are closed with the run.
  */
 import { parseReference, DOCKER_HUB_DOMAIN } from '../reference/parse.js';
-import { openEarlyConnections, unbracket, type EarlyConnections, type EarlyTarget } from '../registry/early-connect.js';
+import { openEarlyConnections, originPort, unbracket, type EarlyConnections, type EarlyTarget } from '../registry/early-connect.js';
 import { proxyConfigFromEnv } from '../registry/proxy.js';
 import { isLoopbackRegistry } from '../registry/scheme.js';
 
@@ -36,7 +36,6 @@ export function earlyTarget(argv: readonly string[], env: Record<string, string 
   const ref = parseReference(first);
   if (ref.domain === DOCKER_HUB_DOMAIN) return undefined;
   const protocol = isLoopbackRegistry(ref.registry) ? 'http:' : 'https:';
-  const url = new URL(`${protocol}//${ref.registry}`); // its port is '' when it is the scheme's default
-  const port = url.port !== '' ? Number(url.port) : protocol === 'http:' ? 80 : 443;
-  return { protocol, hostname: unbracket(url.hostname), port };
+  const url = new URL(`${protocol}//${ref.registry}`);
+  return { protocol, hostname: unbracket(url.hostname), port: originPort(protocol, url.port) };
 }

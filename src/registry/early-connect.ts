@@ -77,6 +77,12 @@ function onceLookup(): net.LookupFunction {
   };
 }
 
+/** Returns the port of an origin given as URL parts: `port` is '' when it is the scheme's default. */
+export function originPort(protocol: string, port: string): number {
+  if (port !== '') return Number(port);
+  return protocol === 'https:' ? 443 : 80;
+}
+
 /** Returns an IPv6 literal without its URL brackets. */
 export function unbracket(hostname: string): string {
   return hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;

@@ -21,7 +21,7 @@ import buildConnectorModule from 'undici/lib/core/connect.js';
 // @ts-expect-error -- untyped undici internal (see above)
 import proxyAgentModule from 'undici/lib/dispatcher/proxy-agent.js';
 import { AbortedError, errorCode, NetworkError, redactUrl } from '../errors.js';
-import type { EarlyConnections } from './early-connect.js';
+import { originPort, type EarlyConnections } from './early-connect.js';
 import { tlsConnectOptions, tlsKey, type TlsSettings } from './tls.js';
 import type { HttpResponse, Send } from './types.js';
 
@@ -146,8 +146,7 @@ function createDispatcher(connections: number, tls: TlsSettings | undefined, pro
  */
 function withEarly(connect: BuildConnector.connector, early: EarlyConnections): BuildConnector.connector {
   return (options, callback) => {
-    const port = options.port !== '' ? Number(options.port) : options.protocol === 'https:' ? 443 : 80;
-    const socket = options.httpSocket ? undefined : early.take(options.protocol, options.hostname, port);
+    const socket = options.httpSocket ? undefined : early.take(options.protocol, options.hostname, originPort(options.protocol, options.port));
     if (!socket) return connect(options, callback);
     if (options.protocol === 'https:') return connect({ ...options, httpSocket: socket }, callback);
     const ready = (): void => {
