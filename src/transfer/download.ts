@@ -110,7 +110,7 @@ async function fetchIntoIngest(
   deps.backlog.bytes += cursor.remaining;
   let committing = false;
   try {
-    await fetchMissing(deps, blob, cursor, chunked ? lanes : 0);
+    await fetchMissing(deps, blob, cursor, { chunked, lanes });
     progress.flush();
     ctx.emit({ type: 'blob.verifying', digest: desc.digest });
     committing = true;
@@ -135,15 +135,20 @@ function laneCount(options: TransferOptions, missing: number): number {
 /**
  * Probes with the first range; once a 206 shows the server honours Range, the other lanes start
  * together (so this blob's chunks go before the next blob's), each taking chunks until none are
- * left. `chunkLanes` 0: the blob is not chunked, one request per missing range. A server that ignores
+ * left; a blob that is not chunked gets one request per missing range. A server that ignores
  * Range or answers the wrong one gets the whole blob as one stream instead.
  */
-async function fetchMissing(deps: DownloadDeps, blob: BlobFetch, cursor: ChunkCursor, chunkLanes: number): Promise<void> {
+async function fetchMissing(
+  deps: DownloadDeps,
+  blob: BlobFetch,
+  cursor: ChunkCursor,
+  plan: { readonly chunked: boolean; readonly lanes: number },
+): Promise<void> {
   const { options, backlog } = deps;
   const guided = options.chunkSize === undefined;
   const take: RangeTaker = () => {
     let range: ByteRange | undefined;
-    if (chunkLanes === 0) range = cursor.take(Infinity);
+    if (!plan.chunked) range = cursor.take(Infinity);
     else if (!guided) range = cursor.take(options.chunkSize);
     else {
       const size = guidedChunkSize(backlog.bytes, options.concurrency, { min: options.minChunkSize, max: options.maxChunkSize });
@@ -154,7 +159,7 @@ async function fetchMissing(deps: DownloadDeps, blob: BlobFetch, cursor: ChunkCu
   };
   if (cursor.remaining === 0) return;
   try {
-    await fetchInParallel(deps, blob, take, chunkLanes || cursor.gapCount);
+    await fetchInParallel(deps, blob, take, plan.lanes);
   } catch (err) {
     if (!(err instanceof RangeMismatchError) || deps.ctx.signal.aborted) throw err;
     deps.ctx.emit({ type: 'debug', scope: 'transfer', message: `${blob.desc.digest}: ${err.message}; fetching it as one stream` });
