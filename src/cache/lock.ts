@@ -128,12 +128,13 @@ export async function tryLockBlob(root: string, digest: Digest, owner: LockOwner
     if ((err as NodeJS.ErrnoException).code === 'ELOCKED') return undefined;
     throw toLocalIOError(err, `locking ${shortDigest(digest)} in the cache`);
   }
-  try {
-    await writeFileAtomic(ownerPath(root, digest), `${JSON.stringify({ pid: owner.pid, host: owner.host, since: new Date().toISOString() })}\n`, join(root, 'tmp'), 0o644, { sync: false });
-  } catch (err) {
-    await release().catch(() => {});
-    throw toLocalIOError(err, `recording the owner of ${shortDigest(digest)}'s cache lock`);
-  }
+  // Not awaited: the note only tells waiters whom they wait for, and its four file operations sat
+  // between the lock and the blob's request. A note that cannot be written (full disk) leaves waiters
+  // saying "unknown holder"; the download reports the disk itself.
+  const noted = writeFileAtomic(ownerPath(root, digest), `${JSON.stringify({ pid: owner.pid, host: owner.host, since: new Date().toISOString() })}\n`, join(root, 'tmp'), 0o644, { sync: false }).then(
+    () => {},
+    () => {},
+  );
   return {
     get lost() {
       return lost;
@@ -145,6 +146,7 @@ export async function tryLockBlob(root: string, digest: Digest, owner: LockOwner
       if (released || lost) return;
       released = true;
       // Owner file first: while we still hold the lock nobody else can have written a newer one.
+      await noted;
       await rm(ownerPath(root, digest), { force: true });
       try {
         await release();

@@ -148,6 +148,7 @@ describe('prune', () => {
       await ing.abort({ keepPartial: true });
     }
     const heldIngest = owned(await store.beginIngest(held.desc, { signal }));
+    await heldIngest.writeAt(0, chunks(held.bytes.subarray(0, 500)), { signal });
     const old = new Date(Date.now() - 2 * DAY);
     for (const d of [stale.desc.digest, held.desc.digest]) await utimes(join(ingestDir(dir, d), 'ledger.json'), old, old);
     const result = await pruneCache(store, { signal });
