@@ -74,9 +74,9 @@ export function drayPeer(repoRoot: string, extraArgs: readonly string[] = []): P
     name: 'dray',
     unavailable: async () =>
       // bin/dray.js runs the bundle, so that is what must exist
-      access(path.join(repoRoot, 'dist', 'dray.mjs')).then(
+      access(path.join(repoRoot, 'dist', 'dray.cjs')).then(
         () => undefined,
-        () => 'dist/dray.mjs is missing (run `npm run build`)',
+        () => 'dist/dray.cjs is missing (run `npm run build`)',
       ),
     version: async (signal) => (await runTool(process.execPath, [bin, '--version'], signal)).trim(),
     pull: async (t) => {

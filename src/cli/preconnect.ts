@@ -1,6 +1,6 @@
 /**
- * The launcher's head start, run by bin/dray.js before it loads the bundle (its own small bundle,
- * dist/preconnect.mjs): for `dray pull REF …` where REF names its registry host, two TCP connections
+ * The launcher's head start, run by launch.ts before it loads the main bundle: for
+ * `dray pull REF …` where REF names its registry host, two TCP connections
  * to that host start now, one for the manifest and one for the request the client sends beside it
  * (registry/client.ts warmUp), so both handshakes overlap start-up instead of following it.
  *

@@ -2,7 +2,7 @@
 // blob's digest checked, a second pull served from the cache, and the documented exit codes.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,5 +180,35 @@ describe('dray pull exit codes', () => {
     const run = await runDray(['pull', '--help']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('--output');
+  });
+});
+
+describe('the launcher (bin/dray.js)', () => {
+  const dist = join(import.meta.dirname, '../../dist');
+
+  it('writes a V8 code cache beside the bundle after a pull, one that V8 accepts under the launcher flags', async () => {
+    const cache = join(dist, 'dray.cjs.v8-cache');
+    await rm(cache, { force: true });
+    const run = await runDray(['pull', `${registry.host}/e2e/app:1.0`, '-o', join(work.path, 'cc-oci'), '--cache', join(work.path, 'cc-cache')]);
+    expect(run.code).toBe(0);
+    expect((await stat(cache)).size).toBeGreaterThan(100_000);
+    // Loaded as the launcher loads it: a cache made under other V8 flags would be rejected here.
+    const probe = [
+      "import { setFlagsFromString } from 'node:v8';",
+      "import { readFileSync } from 'node:fs';",
+      `import { loadBundle } from ${JSON.stringify(join(dist, 'cli', 'code-cache.js'))};`,
+      "setFlagsFromString('--liftoff-only');",
+      `const file = ${JSON.stringify(join(dist, 'dray.cjs'))};`,
+      "console.log(loadBundle(file, readFileSync(file, 'utf8'), file + '.v8-cache').cache);",
+    ].join('\n');
+    const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', probe]);
+    expect(stdout.trim()).toBe('used');
+  });
+
+  it('names the missing bundle in one line and exits 1 when the install is broken', async () => {
+    const script = `require(${JSON.stringify(join(dist, 'launch.cjs'))}).launch('/nonexistent/dray.cjs', process.argv)`;
+    const failed = await exec(process.execPath, ['-e', script]).catch((err: { code: number; stderr: string }) => err);
+    expect('code' in failed ? failed.code : 0).toBe(1);
+    expect(failed.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^dray: cannot load \/nonexistent\/dray\.cjs: ENOENT.*npm run build\)$/)]);
   });
 });
