@@ -50,6 +50,13 @@ export function createOciLayoutSink(dest: string, deps: SinkDeps, options: OciLa
   const entries: (Descriptor | undefined)[] = [];
   const missing = new Map<ResolvedImage, Set<Digest>>();
   let finished = false;
+  // index.json as last written into a new layout's staging directory (see begin)
+  let early: Promise<Uint8Array | undefined> | undefined;
+  const stagedIndex = (): Descriptor[] => {
+    let manifests: Descriptor[] = [];
+    for (const e of entries) if (e) manifests = addIndexEntry(manifests, e);
+    return manifests;
+  };
   // file operations in flight: abort waits for them, so none recreates the staging directory it removes
   const inflight = new Set<Promise<unknown>>();
   const track = <T>(start: () => Promise<T>): Promise<T> => {
@@ -79,14 +86,26 @@ export function createOciLayoutSink(dest: string, deps: SinkDeps, options: OciLa
     async begin(image) {
       const slot = entries.push(undefined) - 1;
       throwIfAborted(signal);
-      const { root } = await open();
+      const t = await open();
       for (const m of manifestBlobsFor(image, entryOptions)) {
-        const path = join(root, blobPath(m.descriptor.digest));
+        const path = join(t.root, blobPath(m.descriptor.digest));
         if ((await fileSize(path)) === m.descriptor.size) continue;
         await track(() => writeBlobBytes(path, m.bytes, signal));
       }
       missing.set(image, new Set([image.config.digest, ...image.layers.map((l) => l.digest)]));
       entries[slot] = indexEntryFor(image, entryOptions);
+      // A new layout's index.json depends only on the images begun, so it is written (and fsynced)
+      // while their blobs download; commit then only renames the directory into place, unless
+      // another image began since.
+      if (t.staging) {
+        const bytes = encodeIndex(stagedIndex());
+        const written = (early ?? Promise.resolve(undefined)).then(async () => {
+          await track(() => writeFileAtomic(join(t.root, 'index.json'), bytes, signal));
+          return bytes;
+        });
+        written.catch(() => {}); // commit writes it again
+        early = written;
+      }
     },
     config: (image, blob) => place(image, blob, image.config),
     async layer(image, index, blob) {
@@ -101,10 +120,16 @@ export function createOciLayoutSink(dest: string, deps: SinkDeps, options: OciLa
         if (digests.size > 0) throw new UsageError(`cannot finish the OCI layout: ${image.ref.toString()} is missing ${digests.size} blob(s)`);
       }
       const indexPath = join(t.root, 'index.json');
-      // re-read just before writing: another tool may have added to an existing layout meanwhile
-      let manifests = t.staging ? [] : await readIndex(indexPath);
-      for (const e of entries) if (e) manifests = addIndexEntry(manifests, e);
-      await writeFileAtomic(indexPath, encodeIndex(manifests), signal);
+      if (t.staging) {
+        const bytes = encodeIndex(stagedIndex());
+        const staged = await early?.catch(() => undefined);
+        if (staged === undefined || !Buffer.from(staged).equals(bytes)) await writeFileAtomic(indexPath, bytes, signal);
+      } else {
+        // re-read just before writing: another tool may have added to an existing layout meanwhile
+        let manifests = await readIndex(indexPath);
+        for (const e of entries) if (e) manifests = addIndexEntry(manifests, e);
+        await writeFileAtomic(indexPath, encodeIndex(manifests), signal);
+      }
       if (t.staging) await renameIntoPlace(t.staging, dest, signal);
       finished = true;
     },

@@ -100,6 +100,17 @@ export async function placeFile(
   signal: AbortSignal,
 ): Promise<'present' | 'linked' | 'copied'> {
   throwIfAborted(signal);
+  if (mode !== 'copy') {
+    // A hard link appears whole, so it can be made at the target itself: one file operation where the
+    // careful path below takes five. Its failures (already there, no directory yet, no hard links on
+    // this filesystem) are the careful path's to sort out.
+    try {
+      await link(source, target);
+      return 'linked';
+    } catch {
+      // fall through
+    }
+  }
   if ((await fileSize(target)) === size) return 'present';
   await mkdir(dirname(target), { recursive: true }).catch((err: unknown) => {
     throw toLocalIOError(err, `creating ${dirname(target)}`);

@@ -1,4 +1,4 @@
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/errors.js';
@@ -75,6 +75,24 @@ describe('createOciLayoutSink', () => {
     expect((await stat(join(linked, 'blobs/sha256', hex))).ino).toBe(cacheIno);
     expect((await stat(join(copied, 'blobs/sha256', hex))).ino).not.toBe(cacheIno);
     expect(await readFile(join(copied, 'blobs/sha256', hex))).toEqual(await readFile(layer.path));
+  });
+
+  it('replaces a torn blob file of the wrong size in an existing layout, and leaves no temporary files', async () => {
+    const dest = join(fx.tmp, 'layout');
+    const first = createOciLayoutSink(dest, deps(), {});
+    await feed(first, resolved('alpine:3.20', fx.amd64), fx.blobs);
+    await first.commit();
+    const layer = fx.blobs.get(fx.amd64.layers[1]!.digest)!;
+    const target = join(dest, 'blobs/sha256', layer.digest.slice('sha256:'.length));
+    await unlink(target);
+    await writeFile(target, 'half a layer'); // another tool's copy, cut short
+
+    const second = createOciLayoutSink(dest, deps(), {});
+    await feed(second, resolved('alpine:3.20', fx.amd64), fx.blobs);
+    await second.commit();
+    expect(await readFile(target)).toEqual(await readFile(layer.path));
+    expect((await stat(target)).ino).toBe((await stat(layer.path)).ino);
+    expect((await readdir(join(dest, 'blobs/sha256'))).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 
   it('falls back to copying when the cache is on another filesystem (EXDEV), and hardlink mode fails there', async () => {
