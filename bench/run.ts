@@ -170,9 +170,15 @@ async function runScenario(
 
 /** One pull through the proxy: counters and the bench's CPU (the proxy's) are read before the
  *  blobs are hashed, so checking does not count as proxy work. A tool that cannot even start
- *  (containerd refusing to boot) is a failed run, not a failed bench. */
+ *  (containerd refusing to boot) is a failed run, not a failed bench.
+ *
+ *  Each run starts after a sync(1): the tools take turns, and without it a run inherited the page
+ *  cache the previous tool left dirty (up to 660 MB). A tool that fsyncs (dray, containerd) then
+ *  waited for that writeback as well as its own, one that does not (skopeo) did not: dray's lan
+ *  median in the bench was 0.2–0.3 s above the same pull run by hand. */
 async function measureRun(peer: Peer, proxy: WanProxy, target: PullTarget): Promise<RunRecord> {
   await mkdir(target.workDir, { recursive: true });
+  await runTool('sync', [], target.signal);
   proxy.reset();
   const cpu = process.cpuUsage();
   try {
