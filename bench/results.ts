@@ -167,7 +167,8 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   const warm = find('warm', 'dray');
   if (warm) checks.push({ target: 'warm: no blob requests', measured: `${warm.t.maxBlobRequests} blob requests`, met: warm.t.maxBlobRequests === 0 && warm.t.failures === 0 });
   const tiny = find('tiny', 'dray');
-  if (tiny) checks.push({ target: 'tiny through wan: under 0.5 s', measured: secs(tiny.t.medianWallMs), met: tiny.t.medianWallMs === undefined ? undefined : tiny.t.medianWallMs < 500 });
+  // milliseconds shown: the median sits within a few of the threshold, and 0.50 s would hide which side
+  if (tiny) checks.push({ target: 'tiny through wan: under 0.5 s', measured: tiny.t.medianWallMs === undefined ? 'n/a' : `${(tiny.t.medianWallMs / 1000).toFixed(3)} s`, met: tiny.t.medianWallMs === undefined ? undefined : tiny.t.medianWallMs < 500 });
   const bigRss = results.scenarios
     .filter((s) => s.name !== 'tiny')
     .flatMap((s) => s.tools.filter((t) => t.tool === 'dray').map((t) => t.peakRssBytes ?? 0));
