@@ -101,8 +101,8 @@ class FsIngest implements Ingest {
   #state: State = 'open';
   #ledgerChain: Promise<void> = Promise.resolve();
   #queuedFlush: Promise<void> | undefined;
-  /** The first ledger of a fresh ingest, written in the background: its error, or undefined. */
-  #firstLedger: Promise<unknown> = Promise.resolve(undefined);
+  /** The first ledger of a fresh ingest, written in the background: resolves to its error or undefined. */
+  #firstLedger: Promise<unknown> | undefined;
   readonly #hasher: PrefixHasher;
 
   constructor(root: string, desc: Descriptor, lock: BlobLock, fh: FileHandle, ranges: ByteRange[], paths: IngestPaths, options: OpenIngestOptions) {
@@ -134,9 +134,6 @@ class FsIngest implements Ingest {
 
   async writeAt(offset: number, body: AsyncIterable<Uint8Array>, options: { signal: AbortSignal; onBytes?: (n: number) => void }): Promise<number> {
     this.#assertUsable();
-    // No data before the ledger naming its file: a crash then leaves a partial the next holder can claim.
-    const firstLedgerError = await this.#firstLedger;
-    if (firstLedgerError !== undefined) throw firstLedgerError;
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > this.desc.size) {
       throw new LocalIOError(`write offset ${offset} is outside ${shortDigest(this.desc.digest)} (size ${this.desc.size})`);
     }
@@ -158,6 +155,14 @@ class FsIngest implements Ingest {
       const length = batched;
       batch = [];
       batched = 0;
+      // No data before the ledger naming its file, so a crash leaves a partial the next holder can
+      // claim. Waited for here, not before reading: the body must be consumed (and its errors heard)
+      // from the start, or an abort in between destroys it with nobody listening.
+      if (this.#firstLedger !== undefined) {
+        const err = await this.#firstLedger;
+        if (err !== undefined) throw err;
+        this.#firstLedger = undefined;
+      }
       await this.#writeFully(chunks, pos);
       for (const chunk of chunks) {
         this.#recordWritten(chunk, pos);
