@@ -11,7 +11,7 @@
  * it is exactly as writable as the code it stands for; a shared place such as /tmp would not be. A
  * cache that cannot be read or written (read-only install) only costs the compile.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Script } from 'node:vm';
@@ -53,8 +53,21 @@ export function loadBundle(file: string, source: string, cacheFile: string): Loa
     saveCache() {
       if (cache === 'used') return;
       const temp = `${cacheFile}.${process.pid}.tmp`;
+      let fd: number;
       try {
-        writeFileSync(temp, script.createCachedData());
+        // Opened before the cache is made: in an install this user cannot write (a global install
+        // run by another user), every run would otherwise spend ~10 ms serialising it for nothing.
+        fd = openSync(temp, 'wx', 0o644);
+      } catch {
+        return;
+      }
+      try {
+        try {
+          const data = script.createCachedData();
+          for (let written = 0; written < data.length; ) written += writeSync(fd, data, written);
+        } finally {
+          closeSync(fd);
+        }
         renameSync(temp, cacheFile);
       } catch {
         try {

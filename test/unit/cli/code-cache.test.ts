@@ -1,7 +1,8 @@
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Script } from 'node:vm';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadBundle } from '../../../src/cli/code-cache.js';
 
 // A CommonJS module with a function that only runs after loading, so the cache made after the call
@@ -61,10 +62,16 @@ describe('loadBundle', () => {
     expect((stale.exports as { extra: number }).extra).toBe(1);
   });
 
-  it('treats a cache it cannot write as a compile, not an error, and leaves no temporary file', async () => {
+  it('treats a cache it cannot write as a compile, not an error: nothing serialised, no temporary file', async () => {
     const unwritable = join(dir, 'missing-dir', 'bundle.cjs.v8-cache');
     const loaded = loadBundle(file, SOURCE, unwritable);
-    expect(() => loaded.saveCache()).not.toThrow();
+    const serialise = vi.spyOn(Script.prototype, 'createCachedData');
+    try {
+      expect(() => loaded.saveCache()).not.toThrow();
+      expect(serialise).not.toHaveBeenCalled();
+    } finally {
+      serialise.mockRestore();
+    }
     expect(await readdir(dir)).toEqual(['bundle.cjs']);
   });
 });
