@@ -1,6 +1,6 @@
-import { chmod, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { chmod, open, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { blobPath, ingestDir } from '../../../src/cache/layout.js';
 import { IntegrityError, LocalIOError } from '../../../src/errors.js';
 import { computeDigest, type Digest } from '../../../src/oci/digest.js';
@@ -218,5 +218,32 @@ describe('resume', () => {
     expect(third.completed()).toEqual([]);
     await third.abort({ keepPartial: false });
     expect(await readdir(join(dir, 'ingest'))).toEqual([]);
+  });
+});
+
+describe('background writeback', () => {
+  it('a failed fdatasync during the download fails the commit with exit 7, and nothing reaches blobs/', async () => {
+    const store = await openStore(dir);
+    // Over the 8 MiB after which the ingest starts writing its data out in the background.
+    const { bytes, desc } = makeBlob(12 * 1024 * 1024, 9);
+    const probe = await open(join(dir, 'probe'), 'w');
+    const fileHandle = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+    await probe.close();
+    // The failed pages no longer count as dirty, so commit's own fsync would not see the error again.
+    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' });
+    const datasync = vi.spyOn(fileHandle, 'datasync').mockRejectedValueOnce(eio);
+    try {
+      const ingest = owned(await store.beginIngest(desc, { signal }));
+      await ingest.writeAt(0, chunks(bytes), { signal });
+      expect(datasync).toHaveBeenCalled();
+      const err = await ingest.commit().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(LocalIOError);
+      expect((err as LocalIOError).exitCode).toBe(7);
+      expect((err as Error).message).toMatch(/i\/o error/i);
+      expect(await readdir(join(dir, 'blobs', 'sha256'))).toEqual([]);
+      await ingest.abort({ keepPartial: true });
+    } finally {
+      datasync.mockRestore();
+    }
   });
 });
