@@ -336,14 +336,13 @@ class FsIngest implements Ingest {
     let committed = false; // the blob is in blobs/ and our lock is still ours to release
     try {
       // fchmod on our own descriptor: the verified inode is the one made read-only and renamed.
-      await this.#fh.chmod(0o444);
-      await this.#fh.close();
-      // Another process may have committed the same digest first: its file is identical, so that is success.
-      committed = (await exists(target)) || (await renameIfOurs(this.#paths.data, target));
-      if (committed) {
-        await fsyncDir(join(target, '..'));
-        await rm(this.#paths.dir, { recursive: true, force: true });
-      }
+      // Meanwhile: has another process committed the same digest first? Its file is identical, so
+      // that is success.
+      const chmodded = this.#fh.chmod(0o444).then(() => this.#fh.close());
+      const [present] = await Promise.all([exists(target), chmodded]);
+      committed = present || (await renameIfOurs(this.#paths.data, target));
+      // Both need only the rename done: the new name made durable, our scratch directory gone.
+      if (committed) await Promise.all([fsyncDir(join(target, '..')), rm(this.#paths.dir, { recursive: true, force: true })]);
     } catch (err) {
       throw toLocalIOError(err, `committing ${shortDigest(this.desc.digest)} to the cache`);
     } finally {
