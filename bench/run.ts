@@ -174,8 +174,7 @@ async function runScenario(
  *
  *  Each run starts after a sync(1): the tools take turns, and without it a run inherited the page
  *  cache the previous tool left dirty (up to 660 MB). A tool that fsyncs (dray, containerd) then
- *  waited for that writeback as well as its own, one that does not (skopeo) did not: dray's lan
- *  median in the bench was 0.2–0.3 s above the same pull run by hand. */
+ *  waited for that writeback as well as its own, one that does not (skopeo) did not. */
 async function measureRun(peer: Peer, proxy: WanProxy, target: PullTarget): Promise<RunRecord> {
   await mkdir(target.workDir, { recursive: true });
   await runTool('sync', [], target.signal);

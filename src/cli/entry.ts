@@ -1,21 +1,17 @@
 /**
- * The executable's entry (bin/dray.js): tunes the runtime, runs {@link main}, and ends the process as
- * soon as its output is flushed instead of letting the event loop run dry.
+ * The main bundle's entry (dist/dray.cjs, run by launch.ts): runs {@link main}, and ends the process
+ * as soon as its output is flushed instead of letting the event loop run dry.
  *
  * Why not a natural exit: before a Node process ends on an empty loop, V8 waits for its background
  * compile jobs, and undici's HTTP parser is WebAssembly whose optimizing tier-up is such a job; on a
- * 2-core machine that wait measured 50–100 ms after every pull, a fifth of a small pull's time. Why
- * `--liftoff-only`: the parser's baseline code is already fast enough (it hands body bytes through
- * as slices), and without tier-up there is nothing to wait for; lan and wan pulls measured no slower.
+ * 2-core machine that wait measured 50–100 ms after every pull, a fifth of a small pull's time. The
+ * launcher therefore turns tier-up off (`--liftoff-only`, launch.ts says why that costs nothing).
  */
-import { setFlagsFromString } from 'node:v8';
 import type { Writable } from 'node:stream';
 import { main, type LaunchOptions } from './main.js';
 
 /** Runs dray for `argv` (process.argv shape) and exits with its exit code once stdout and stderr are written. */
 export async function run(argv: readonly string[], launch: LaunchOptions = {}): Promise<void> {
-  // Before the first request: undici compiles its parser lazily, on the first connection.
-  setFlagsFromString('--liftoff-only');
   await main(argv, launch);
   await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
   process.exit();

@@ -17,8 +17,10 @@ interface Entry {
 /** Runs dray from the bundle at `bundle` for `argv` (process.argv shape); never rejects. */
 export async function launch(bundle: string, argv: readonly string[]): Promise<void> {
   const early = preconnect(argv, process.env);
-  // Before compiling: V8 accepts a code cache only under the flags it was made with, and entry.ts sets
-  // this one (why: there).
+  // No optimizing tier-up for WebAssembly: undici's HTTP parser is the only wasm, its baseline code is
+  // fast enough (it hands body bytes through as slices; lan and wan pulls measured no slower), and a
+  // tier-up job in flight makes the process wait at exit (entry.ts). Set before compiling: V8 accepts
+  // a code cache only under the flags it was made with.
   setFlagsFromString('--liftoff-only');
   let source: string;
   try {

@@ -52,8 +52,9 @@ export function createOciLayoutSink(dest: string, deps: SinkDeps, options: OciLa
   let finished = false;
   // index.json as last written into a new layout's staging directory (see begin)
   let early: Promise<Uint8Array | undefined> | undefined;
-  const stagedIndex = (): Descriptor[] => {
-    let manifests: Descriptor[] = [];
+  /** `base` with an entry for every image begun, in the order begin() was called. */
+  const withEntries = (base: Descriptor[]): Descriptor[] => {
+    let manifests = base;
     for (const e of entries) if (e) manifests = addIndexEntry(manifests, e);
     return manifests;
   };
@@ -98,7 +99,7 @@ export function createOciLayoutSink(dest: string, deps: SinkDeps, options: OciLa
       // while their blobs download; commit then only renames the directory into place, unless
       // another image began since.
       if (t.staging) {
-        const bytes = encodeIndex(stagedIndex());
+        const bytes = encodeIndex(withEntries([]));
         const written = (early ?? Promise.resolve(undefined)).then(async () => {
           await track(() => writeFileAtomic(join(t.root, 'index.json'), bytes, signal));
           return bytes;
@@ -121,14 +122,12 @@ export function createOciLayoutSink(dest: string, deps: SinkDeps, options: OciLa
       }
       const indexPath = join(t.root, 'index.json');
       if (t.staging) {
-        const bytes = encodeIndex(stagedIndex());
+        const bytes = encodeIndex(withEntries([]));
         const staged = await early?.catch(() => undefined);
         if (staged === undefined || !Buffer.from(staged).equals(bytes)) await writeFileAtomic(indexPath, bytes, signal);
       } else {
         // re-read just before writing: another tool may have added to an existing layout meanwhile
-        let manifests = await readIndex(indexPath);
-        for (const e of entries) if (e) manifests = addIndexEntry(manifests, e);
-        await writeFileAtomic(indexPath, encodeIndex(manifests), signal);
+        await writeFileAtomic(indexPath, encodeIndex(withEntries(await readIndex(indexPath))), signal);
       }
       if (t.staging) await renameIntoPlace(t.staging, dest, signal);
       finished = true;
