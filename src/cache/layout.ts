@@ -62,16 +62,19 @@ export function ingestDir(root: string, digest: Digest): string {
 /**
  * Creates the tree (idempotent) and checks VERSION. A cache written by a different format version is
  * refused rather than guessed at.
+ *
+ * Every directory is made at once (recursive mkdir tolerates the siblings racing for their parents),
+ * beside the VERSION read: a pull waits for this before its first request, and one mkdir after another
+ * measured ~10 ms on a new cache. VERSION is written without fsync: lost to a power cut, it is written
+ * again by the next run, and the tree it describes holds nothing a run trusts unverified.
  */
 export async function ensureLayout(root: string): Promise<CacheLayout> {
   const layout = cacheLayout(root);
   try {
-    for (const dir of [layout.blobs, join(layout.blobs, 'sha256'), join(layout.blobs, 'sha512'), layout.ingest, layout.locks, layout.refs, layout.tmp]) {
-      await mkdir(dir, { recursive: true });
-    }
-    const found = await readVersion(layout.version);
+    const dirs = [join(layout.blobs, 'sha256'), join(layout.blobs, 'sha512'), layout.ingest, layout.locks, layout.refs, layout.tmp];
+    const [found] = await Promise.all([readVersion(layout.version), ...dirs.map((dir) => mkdir(dir, { recursive: true }))]);
     if (found === undefined) {
-      await writeFileAtomic(layout.version, `${CACHE_FORMAT_VERSION}\n`, layout.tmp);
+      await writeFileAtomic(layout.version, `${CACHE_FORMAT_VERSION}\n`, layout.tmp, 0o644, { sync: false });
     } else if (found !== CACHE_FORMAT_VERSION) {
       throw new LocalIOError(`cache at ${root} has format version ${found}; this dray reads version ${CACHE_FORMAT_VERSION}`, {
         hint: 'point --cache at a new directory, or remove the old cache',
