@@ -3,11 +3,16 @@ import type { Readable } from 'node:stream';
 import { AbortedError, StalledError } from '../errors.js';
 
 export interface GuardOptions {
-  /** Yield at most this many bytes, then stop (a server sending more than asked must not overwrite the next chunk). */
-  readonly maxBytes: number;
+  /**
+   * Yield at most this many bytes in all, then stop (a server sending more than asked must not
+   * overwrite the next chunk). Asked again before every chunk: the caller may lower it meanwhile.
+   */
+  readonly maxBytes: () => number;
   /** No bytes for this long while we wait for them → the body is destroyed with StalledError. */
   readonly idleTimeoutMs: number;
   readonly signal: AbortSignal;
+  /** Called with each chunk's length as it is yielded. */
+  readonly onYield?: (n: number) => void;
 }
 
 /**
@@ -26,9 +31,9 @@ export async function* guardBody(body: Readable, options: GuardOptions): AsyncGe
   if (signal.aborted) onAbort();
   signal.addEventListener('abort', onAbort, { once: true });
   const it = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array | string>;
-  let left = options.maxBytes;
+  let yielded = 0;
   try {
-    while (left > 0) {
+    while (options.maxBytes() > yielded) {
       const timer = setTimeout(() => fail(new StalledError(`no bytes received for ${idleTimeoutMs} ms`)), idleTimeoutMs);
       timer.unref();
       let next: IteratorResult<Uint8Array | string>;
@@ -42,8 +47,11 @@ export async function* guardBody(body: Readable, options: GuardOptions): AsyncGe
       if (failure) throw failure;
       if (next.done) return;
       let chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+      const left = options.maxBytes() - yielded;
+      if (left <= 0) return;
       if (chunk.byteLength > left) chunk = chunk.subarray(0, left);
-      left -= chunk.byteLength;
+      yielded += chunk.byteLength;
+      options.onYield?.(chunk.byteLength);
       yield chunk;
     }
   } finally {

@@ -10,10 +10,11 @@ import type { BlobInfo, BlobStore, Ingest, LockHolder } from '../cache/types.js'
 import { AbortedError, IntegrityError, LockError, RangeMismatchError } from '../errors.js';
 import { summarizeError } from '../events/bus.js';
 import type { ByteRange } from '../oci/descriptor.js';
-import { fetchRange, type BlobFetch, type EngineDeps, type RangeTaker } from './chunk.js';
+import { fetchRange, liveRange, type BlobFetch, type EngineDeps, type RangeTaker } from './chunk.js';
 import type { TransferOptions } from './options.js';
-import { ChunkCursor, guidedChunkSize } from './plan.js';
+import { ChunkCursor } from './plan.js';
 import { createBlobProgress } from './progress.js';
+import type { LiveRange } from './split.js';
 import type { TransferJob } from './types.js';
 
 export interface DownloadDeps extends EngineDeps {
@@ -94,7 +95,10 @@ async function fetchIntoIngest(
   const cursor = new ChunkCursor(complementRanges(ingest.completed(), desc.size));
   const resumedBytes = desc.size - cursor.remaining;
   const chunked = desc.size >= options.minChunkedSize;
-  const lanes = chunked ? laneCount(options, cursor.remaining) : cursor.gapCount;
+  // Fixed chunks (--chunk-size): as many requests at once as the chunks allow. Otherwise one request
+  // per missing range, split later only when that pays (split.ts).
+  const adaptive = chunked && options.chunkSize === undefined;
+  const lanes = chunked && !adaptive ? laneCount(options, cursor.remaining) : Math.min(cursor.gapCount, options.concurrency);
   const progress = createBlobProgress(ctx, desc.digest, desc.size, resumedBytes, options.progressIntervalMs);
   ctx.emit({ type: 'blob.started', digest: desc.digest, size: desc.size, attempt, chunks: lanes, resumedBytes });
   const blob: BlobFetch = {
@@ -106,11 +110,12 @@ async function fetchIntoIngest(
     signal: ctx.signal,
     soleTask: true,
     location: undefined,
+    alwaysRange: adaptive,
+    live: new Set(),
   };
-  deps.backlog.bytes += cursor.remaining;
   let committing = false;
   try {
-    await fetchMissing(deps, blob, cursor, { chunked, lanes });
+    await fetchMissing(deps, blob, cursor, { chunked: chunked && !adaptive, adaptive, lanes });
     progress.flush();
     ctx.emit({ type: 'blob.verifying', digest: desc.digest });
     committing = true;
@@ -121,55 +126,46 @@ async function fetchIntoIngest(
     await ingest.abort({ keepPartial: true }).catch(() => {});
     throw err;
   } finally {
-    deps.backlog.bytes -= cursor.remaining; // what a failure left untaken
     tally.fetched += progress.fetched;
   }
 }
 
-/** How many requests may fetch a chunked blob at once: one per slot at most, and never below the smallest chunk. */
+/** How many requests may fetch a blob in fixed chunks at once: one per slot at most, and never below one chunk each. */
 function laneCount(options: TransferOptions, missing: number): number {
-  const smallest = options.chunkSize ?? options.minChunkSize;
-  return Math.max(1, Math.min(options.concurrency, Math.ceil(missing / smallest)));
+  return Math.max(1, Math.min(options.concurrency, Math.ceil(missing / (options.chunkSize ?? options.minChunkSize))));
 }
 
 /**
  * Probes with the first range; once a 206 shows the server honours Range, the other lanes start
- * together (so this blob's chunks go before the next blob's), each taking chunks until none are
- * left; a blob that is not chunked gets one request per missing range. A server that ignores
- * Range or answers the wrong one gets the whole blob as one stream instead.
+ * together (so this blob's requests go before the next blob's), each taking ranges until none are
+ * left: fixed chunks with --chunk-size, else one whole missing range each, and then an adaptive
+ * blob is open to splitting. A server that ignores Range or answers the wrong one gets the whole
+ * blob as one stream instead.
  */
 async function fetchMissing(
   deps: DownloadDeps,
   blob: BlobFetch,
   cursor: ChunkCursor,
-  plan: { readonly chunked: boolean; readonly lanes: number },
+  plan: { readonly chunked: boolean; readonly adaptive: boolean; readonly lanes: number },
 ): Promise<void> {
-  const { options, backlog } = deps;
-  const guided = options.chunkSize === undefined;
+  const { options } = deps;
   const take: RangeTaker = () => {
-    let range: ByteRange | undefined;
-    if (!plan.chunked) range = cursor.take(Infinity);
-    else if (!guided) range = cursor.take(options.chunkSize);
-    else {
-      const size = guidedChunkSize(backlog.bytes, options.concurrency, { min: options.minChunkSize, max: options.maxChunkSize });
-      range = cursor.take(size, options.minChunkSize / 4); // a runt left over rides along
-    }
-    if (range) backlog.bytes -= range.end - range.start + 1;
-    return range;
+    const range = cursor.take(plan.chunked && options.chunkSize !== undefined ? options.chunkSize : Infinity);
+    return range && liveRange(range);
   };
   if (cursor.remaining === 0) return;
   try {
-    await fetchInParallel(deps, blob, take, plan.lanes);
+    await fetchInParallel(deps, blob, take, plan);
   } catch (err) {
     if (!(err instanceof RangeMismatchError) || deps.ctx.signal.aborted) throw err;
     deps.ctx.emit({ type: 'debug', scope: 'transfer', message: `${blob.desc.digest}: ${err.message}; fetching it as one stream` });
     blob.signal = deps.ctx.signal;
     blob.soleTask = true;
-    await fetchRange(deps, blob, once({ start: 0, end: blob.desc.size - 1 }), 0, 'whole');
+    await fetchRange(deps, blob, once(liveRange({ start: 0, end: blob.desc.size - 1 })), 0, 'whole');
   }
 }
 
-async function fetchInParallel(deps: DownloadDeps, blob: BlobFetch, take: RangeTaker, lanes: number): Promise<void> {
+async function fetchInParallel(deps: DownloadDeps, blob: BlobFetch, take: RangeTaker, plan: { readonly adaptive: boolean; readonly lanes: number }): Promise<void> {
   const phase = new AbortController();
   blob.signal = AbortSignal.any([deps.ctx.signal, phase.signal]);
   setMaxListeners(0, blob.signal); // one listener per request in flight: up to one per slot
@@ -196,19 +192,32 @@ async function fetchInParallel(deps: DownloadDeps, blob: BlobFetch, take: RangeT
       onRanged = undefined;
     }
   };
+  let index = plan.lanes;
+  let unregister: (() => void) | undefined;
+  // A split's piece: one request of its own, then done (nothing else is left to take).
+  const spawn = (range: ByteRange): LiveRange => {
+    const live = liveRange(range);
+    track(fetchRange(deps, blob, once(live), index++, 'range'));
+    return live;
+  };
   const startRest = () => {
     if (!blob.soleTask) return;
     blob.soleTask = false;
-    for (let i = 1; i < lanes; i++) track(lane(i));
+    for (let i = 1; i < plan.lanes; i++) track(lane(i));
+    if (plan.adaptive) unregister = deps.splitter.register({ live: blob.live, spawn });
   };
   // A probe served whole (200) never calls startRest: its one stream covered every range.
-  track(lane(0, lanes > 1 ? startRest : undefined));
-  // startRest runs while the probe is in flight, so `settled` grows before the probe settles.
-  for (let i = 0; i < settled.length; i++) await settled[i];
+  track(lane(0, plan.lanes > 1 || plan.adaptive ? startRest : undefined));
+  try {
+    // startRest and splits run while requests are in flight, so `settled` grows before they settle.
+    for (let i = 0; i < settled.length; i++) await settled[i];
+  } finally {
+    unregister?.();
+  }
   if (firstError) throw firstError.error;
 }
 
-function once(range: ByteRange): RangeTaker {
+function once(range: LiveRange): RangeTaker {
   let taken = false;
   return () => {
     if (taken) return undefined;

@@ -13,6 +13,7 @@ import { downloadBlob, type DownloadDeps } from './download.js';
 import { createHostBackoff } from './host-backoff.js';
 import { resolveTransferOptions, type TransferOptions } from './options.js';
 import { createScheduler } from './scheduler.js';
+import { createSplitter, type Splitter, type SplitterDeps } from './split.js';
 import { createStatsRecorder } from './stats.js';
 import type { TransferJob, TransferManager } from './types.js';
 
@@ -21,19 +22,32 @@ import type { TransferJob, TransferManager } from './types.js';
  * bottom-up), so the first blob's chunks and retries always go before later blobs' requests.
  */
 export function createTransferManager(
-  deps: { readonly store: BlobStore; readonly ctx: RunContext },
+  deps: {
+    readonly store: BlobStore;
+    readonly ctx: RunContext;
+    /** The splitting policy (split.ts); tests put in one that splits on cue. */
+    readonly splitter?: (deps: SplitterDeps) => Splitter;
+  },
   options: Partial<TransferOptions> = {},
 ): TransferManager {
   const resolved = resolveTransferOptions(options);
   const stats = createStatsRecorder();
+  const scheduler = createScheduler(resolved.concurrency);
   const engine: DownloadDeps = {
     store: deps.store,
     ctx: deps.ctx,
-    scheduler: createScheduler(resolved.concurrency),
+    scheduler,
     backoff: createHostBackoff(deps.ctx),
     options: resolved,
     stats,
-    backlog: { bytes: 0 },
+    splitter: (deps.splitter ?? createSplitter)({
+      now: deps.ctx.now,
+      // Attempts, not slots: an attempt ends just before its slot is handed on, and a request waiting
+      // for a slot already has a claim on the next one.
+      idleSlots: () => resolved.concurrency - stats.activeAttempts() - scheduler.pending,
+      activeRequests: () => stats.activeAttempts(),
+      minPiece: resolved.minChunkSize,
+    }),
   };
   const inFlight = new Map<Digest, Promise<BlobInfo>>();
   let order = 0;

@@ -6,13 +6,11 @@ const MiB = 1024 * 1024;
 export interface TransferOptions {
   /** Concurrent HTTP response bodies across the whole run (every image, blob and chunk shares them). */
   readonly concurrency: number;
-  /** Bytes per Range request, fixed; unset: sized by guidedChunkSize between the two bounds below. */
+  /** Bytes per Range request, fixed; unset: one request per blob, split while splitting pays (split.ts). */
   readonly chunkSize?: number | undefined;
-  /** Smallest guided chunk: the pieces a pull's last requests are cut into. */
+  /** Smallest piece a split leaves on either side: the pieces a pull's last requests are cut into. */
   readonly minChunkSize: number;
-  /** Largest guided chunk. */
-  readonly maxChunkSize: number;
-  /** Blobs smaller than this are fetched with one request (two smallest chunks' worth unless set). */
+  /** Blobs smaller than this are fetched with one request, never split (two smallest pieces' worth unless set). */
   readonly minChunkedSize: number;
   /** Attempts per chunk, the first included, before the blob fails with RetriesExhaustedError. */
   readonly retries: number;
@@ -35,13 +33,10 @@ export const DEFAULT_TRANSFER_OPTIONS: TransferOptions = {
   // 8 bodies × 16 MiB 7.74 s, 12 × 8 MiB 6.71 s, 12 × 4 MiB 6.50 s, 16 × 4 MiB 6.51 s. 12 keeps the
   // link full through each connection's request round trip; more only asks the registry for more sockets.
   concurrency: 12,
-  // 4 MiB: 0.4 s per chunk at 10 MB/s, so the last chunks of a pull (the tail that leaves slots idle)
-  // stay short, while a request's round trip is still overlapped by the other connections. kraken
-  // uses 4 MB pieces. Fixed 4 MiB chunks won wan but cost lan ~80 requests for 330 MB.
-  minChunkSize: 4 * MiB,
-  // Guided sizes stay below this until the backlog passes 1.6 GB (12 slots): past that, bigger chunks
-  // save little more, and a chunk's slot is committed for its whole length however slow it turns.
-  maxChunkSize: 64 * MiB,
+  // 2 MiB: 0.2 s at 10 MB/s, so the last pieces of a pull (the tail that leaves slots idle) stay
+  // short; a split must also save two first-byte delays (split.ts), which on a far link rules out
+  // smaller pieces anyway.
+  minChunkSize: 2 * MiB,
   // Derived when not given (see resolveTransferOptions): a blob under two chunks gains nothing from
   // splitting.
   minChunkedSize: 8 * MiB,
@@ -68,14 +63,10 @@ export function resolveTransferOptions(partial: Partial<TransferOptions> = {}): 
     ...partial,
     minChunkedSize: partial.minChunkedSize ?? 2 * smallest,
   };
-  if (options.chunkSize === undefined && options.maxChunkSize < options.minChunkSize) {
-    throw new UsageError(`transfer option maxChunkSize (${options.maxChunkSize}) is below minChunkSize (${options.minChunkSize})`);
-  }
   for (const [name, min] of [
     ['concurrency', 1],
     ['chunkSize', 1],
     ['minChunkSize', 1],
-    ['maxChunkSize', 1],
     ['minChunkedSize', 0],
     ['retries', 1],
     ['idleTimeoutMs', 1],

@@ -7,6 +7,8 @@ export interface StatsRecorder {
   retried(): void;
   blob(outcome: 'fetched' | 'cached' | 'waited' | 'failed', bytesFetched?: number): void;
   snapshot(): TransferStats;
+  /** Attempts started and not yet ended. */
+  activeAttempts(): number;
 }
 
 /** Returns zeroed counters. */
@@ -35,5 +37,6 @@ export function createStatsRecorder(): StatsRecorder {
       bytesFetched += bytes;
     },
     snapshot: () => ({ attempts: { ...attempts }, blobs: { ...blobs }, retries, bytesFetched, peakActive }),
+    activeAttempts: () => active,
   };
 }

@@ -43,7 +43,7 @@ export function registerPull(program: Command, io: CliIo): void {
     .option('--fail-fast', 'stop the other images at the first failure')
     .addOption(new Option('--pull <policy>', 'always: one HEAD per tag to check for updates; missing: use tags already in the cache offline; never: only the cache').choices([...PULL_POLICIES]).default('always'))
     .option('-j, --concurrency <n>', `concurrent HTTP transfers across the run (default ${DEFAULT_TRANSFER_OPTIONS.concurrency})`)
-    .option('--chunk-size <size>', 'fixed size of Range chunks for big blobs, e.g. 16M (default: sized by what is left to fetch, 4M to 64M)')
+    .option('--chunk-size <size>', 'fixed size of Range chunks for big blobs, e.g. 16M (default: one request per blob, split while more connections raise throughput)')
     .option('--retries <n>', `attempts per transfer before giving up (default ${DEFAULT_TRANSFER_OPTIONS.retries})`)
     .option('--idle-timeout <duration>', 'abort and resume a connection that sends nothing for this long (default 30s)')
     .option('--metrics-file <path>', "write the run's metrics here in Prometheus text format (node_exporter textfile collector), even when the pull fails");

@@ -9,6 +9,7 @@ import { AbortedError } from '../../../src/errors.js';
 import type { PullEventBody } from '../../../src/events/types.js';
 import { createTransferManager } from '../../../src/transfer/manager.js';
 import type { TransferOptions } from '../../../src/transfer/options.js';
+import type { Splitter, SplitterDeps } from '../../../src/transfer/split.js';
 import type { TransferManager } from '../../../src/transfer/types.js';
 import { BufferBlobSource, type Script } from './blob-source-double.js';
 
@@ -41,6 +42,8 @@ export async function createHarness(options: Partial<TransferOptions> = {}, scri
 export interface Hooks {
   /** Runs after a sleep is recorded; by default sleeps return at once. */
   readonly afterSleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
+  /** The splitting policy; the real one by default. */
+  readonly splitter?: (deps: SplitterDeps) => Splitter;
 }
 
 function build(root: string, store: BlobStore, source: BufferBlobSource, options: Partial<TransferOptions>, hooks: Hooks): Harness {
@@ -58,7 +61,7 @@ function build(root: string, store: BlobStore, source: BufferBlobSource, options
     },
     random: () => 0.5,
   };
-  const manager = createTransferManager({ store, ctx }, { chunkSize: 64 * KiB, concurrency: 4, ...options });
+  const manager = createTransferManager({ store, ctx, ...(hooks.splitter ? { splitter: hooks.splitter } : {}) }, { chunkSize: 64 * KiB, concurrency: 4, ...options });
   return {
     root,
     store,

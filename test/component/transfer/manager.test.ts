@@ -1,6 +1,38 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeBytes } from './blob-source-double.js';
+import type { Splitter, SplitterDeps, SplittableBlob } from '../../../src/transfer/split.js';
+import { makeBytes, type Script } from './blob-source-double.js';
 import { KiB, cleanupHarnesses, createHarness, eventsOf, readCommitted } from './harness.js';
+
+/** A policy that splits the first range in flight at its middle, once, when `when(bytes so far)` says so. */
+function splitOnCue(when: (bytes: number) => boolean): (deps: SplitterDeps) => Splitter {
+  return () => {
+    const blobs = new Set<SplittableBlob>();
+    let seen = 0;
+    let done = false;
+    return {
+      register(blob) {
+        blobs.add(blob);
+        return () => void blobs.delete(blob);
+      },
+      onBytes(n) {
+        seen += n;
+        if (done || !when(seen)) return;
+        for (const blob of blobs) {
+          for (const range of blob.live) {
+            const at = range.next + Math.ceil((range.end - range.next + 1) / 2);
+            const end = range.end;
+            range.end = at - 1;
+            blob.spawn({ start: at, end });
+            done = true;
+            return;
+          }
+        }
+      },
+      onFirstByte() {},
+      onSlotFreed() {},
+    };
+  };
+}
 
 afterEach(cleanupHarnesses);
 
@@ -39,27 +71,41 @@ describe('transfer manager: plain fetches', () => {
     expect(eventsOf(h.events, 'blob.started')[0]).toMatchObject({ chunks: 4 });
   });
 
-  it('sizes chunks by the backlog when no chunk size is fixed: big first, down to the smallest', async () => {
-    const min = 64 * KiB;
-    const h = await createHarness({ chunkSize: undefined, minChunkSize: min, maxChunkSize: 1024 * KiB, concurrency: 4 });
-    const bytes = makeBytes(2048 * KiB + 5);
+  it('fetches a big blob as one ranged request when no split is called for, so the answer shows Range works', async () => {
+    const h = await createHarness({ chunkSize: undefined, minChunkSize: 64 * KiB }, undefined, { splitter: splitOnCue(() => false) });
+    const bytes = makeBytes(1024 * KiB + 3);
     const desc = h.source.add(bytes);
     const info = await h.manager.fetch({ desc, role: 'layer', source: h.source });
-    expect((await readCommitted(info.path)).equals(bytes)).toBe(true); // toEqual walks 2 MiB for seconds
-    // Requests open in the order their ranges were taken.
-    const ranges = h.source.requests.map((r) => r.range!);
-    const sizes = ranges.map((r) => r.end - r.start + 1);
-    expect(ranges[0]).toEqual({ start: 0, end: Math.ceil(bytes.length / 8) - 1 }); // the whole backlog over 2 × 4 slots
-    // The ranges tile the blob: every byte asked for once.
-    const sorted = [...ranges].sort((a, b) => a.start - b.start);
-    sorted.forEach((r, i) => expect(r.start).toBe(i === 0 ? 0 : sorted[i - 1]!.end + 1));
-    expect(sorted.at(-1)!.end).toBe(bytes.length - 1);
-    // Shrinking as the backlog drains, to the smallest chunk (the last may carry a runt along).
-    const body = sizes.slice(0, -1);
-    expect(body).toEqual([...body].sort((a, b) => b - a));
-    expect(Math.min(...body)).toBe(min);
-    expect(sizes.at(-1)!).toBeLessThan(min + min / 4);
-    expect(ranges.length).toBeLessThan(0.7 * (bytes.length / min)); // fixed smallest chunks would take 33
+    expect((await readCommitted(info.path)).equals(bytes)).toBe(true);
+    expect(h.source.requests.map((r) => r.range)).toEqual([{ start: 0, end: bytes.length - 1 }]);
+  });
+
+  it('splits a request in flight: it stops where the new request for its back half starts, every byte fetched once', async () => {
+    const h = await createHarness({ chunkSize: undefined, minChunkSize: 64 * KiB }, undefined, { splitter: splitOnCue((bytes) => bytes >= 128 * KiB) });
+    const bytes = makeBytes(2048 * KiB + 7);
+    const desc = h.source.add(bytes);
+    const info = await h.manager.fetch({ desc, role: 'layer', source: h.source });
+    expect((await readCommitted(info.path)).equals(bytes)).toBe(true);
+    const [whole, piece] = h.source.requests.map((r) => r.range!);
+    expect(h.source.requests).toHaveLength(2);
+    expect(whole).toEqual({ start: 0, end: bytes.length - 1 });
+    expect(piece!.end).toBe(bytes.length - 1);
+    expect(piece!.start).toBeGreaterThan(128 * KiB);
+    // Written once each: the first request stopped at the piece (its body destroyed, not drained).
+    expect(eventsOf(h.events, 'blob.done')[0]).toMatchObject({ bytesFetched: bytes.length });
+    expect(h.source.openBodies).toBe(0);
+    expect(h.manager.stats().attempts).toMatchObject({ started: 2, succeeded: 2, failed: 0 });
+  });
+
+  it("falls back to one whole stream when a split's request is answered without Range", async () => {
+    const script: Script = (_request, n) => (n === 1 ? { kind: 'ignore-range' } : undefined);
+    const h = await createHarness({ chunkSize: undefined, minChunkSize: 64 * KiB }, script, { splitter: splitOnCue((bytes) => bytes >= 128 * KiB) });
+    const bytes = makeBytes(2048 * KiB + 7);
+    const desc = h.source.add(bytes);
+    const info = await h.manager.fetch({ desc, role: 'layer', source: h.source });
+    expect((await readCommitted(info.path)).equals(bytes)).toBe(true);
+    expect(h.source.requests.map((r) => r.range)).toEqual([{ start: 0, end: bytes.length - 1 }, expect.objectContaining({ end: bytes.length - 1 }), undefined]);
+    expect(h.source.openBodies).toBe(0);
   });
 
   it('never has more bodies open than the budget, across blobs and chunks, and uses it', async () => {
