@@ -15,9 +15,10 @@
  *   others on a busy machine), probe again with twice as many splits.
  * - Ceiling: a probe that does not pay sets the ceiling, the throughput more connections did not
  *   raise. Nothing is split while the run stays near it.
- * - Capped: throughput below SATURATED × ceiling for DEFICIT_MS means requests that ended left the
- *   link idle, i.e. each connection is held to its own pace (a far or throttled link). From then on
- *   every idle slot gets a split, so a request that ends hands its share to the others at once.
+ * - Capped: throughput below SATURATED × ceiling for DEFICIT_MS, with no request moving more than
+ *   CAPPED_SHARE of it, means requests that ended left the link idle: each connection is held to its
+ *   own pace (a far or throttled link). From then on every idle slot gets a split, so a request
+ *   that ends hands its share to the others at once.
  * A request is split only when its rest would take longer than MIN_SPLIT_MS and two first-byte
  * delays, and each half keeps at least minPiece bytes.
  *
@@ -35,10 +36,17 @@ export const WINDOW_MS = 250;
 export const MIN_GAIN = 0.2;
 /** No probe while the run's throughput still climbs this much from one window to the next (start-up). */
 const RAMP = 0.1;
-/** Below this fraction of the ceiling the run counts as unsaturated again. */
+/**
+ * The run counts as capped once its throughput stays below this fraction of the ceiling for
+ * DEFICIT_MS (measured over as long) while no request runs faster than CAPPED_SHARE of the ceiling.
+ * High, because five of the six connections a link needs leave it 83 % full; the share test is what
+ * keeps a busy machine's dips (±25 % from one window to the next on loopback, where a single
+ * connection moves most of the ceiling) from counting: a false "capped" fills every slot with
+ * splits, each wasting the bytes in flight on the request it cuts short (~6 MB over loopback).
+ */
 export const SATURATED = 0.9;
-/** A dip below the ceiling counts once it lasts this long (measured over as long). */
 export const DEFICIT_MS = 100;
+export const CAPPED_SHARE = 0.25;
 /** A request is not split when its rest would take less than this (or two first-byte delays). */
 export const MIN_SPLIT_MS = 200;
 /** Considered at most this often while bytes flow. */
@@ -134,6 +142,18 @@ export function createSplitter(deps: SplitterDeps): Splitter {
     return true;
   };
 
+  /** The highest pace (bytes per ms) of a request in flight, over its attempt so far. */
+  const fastest = (now: number): number => {
+    let max = 0;
+    for (const blob of blobs) {
+      for (const range of blob.live) {
+        const elapsed = range.firstByteAt === undefined ? 0 : now - range.firstByteAt;
+        if (elapsed >= TICK_MS) max = Math.max(max, range.attemptBytes / elapsed);
+      }
+    }
+    return max;
+  };
+
   const victim = (now: number): { blob: SplittableBlob; range: LiveRange } | undefined => {
     const floorMs = Math.max(MIN_SPLIT_MS, 2 * (firstByteMs ?? 0));
     let best: { blob: SplittableBlob; range: LiveRange; ms: number } | undefined;
@@ -175,7 +195,7 @@ export function createSplitter(deps: SplitterDeps): Splitter {
       wanted = Math.min(probeSize, idle);
     } else {
       const recent = meter.rate(now, DEFICIT_MS) ?? rate;
-      if (recent >= SATURATED * ceiling) {
+      if (recent >= SATURATED * ceiling || fastest(now) > CAPPED_SHARE * ceiling) {
         deficitSince = undefined;
         if (!capped) return;
       } else {

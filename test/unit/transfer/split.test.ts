@@ -171,6 +171,20 @@ describe('createSplitter', () => {
     expect(sim.live.size).toBe(12);
   });
 
+  it('takes a dip for noise while one request moves a large share of the ceiling, as on a busy machine', () => {
+    const sim = simulation();
+    const a = sim.start({ start: 0, end: 2000 * MiB - 1 }, 0);
+    sim.start({ start: 0, end: 2000 * MiB - 1 }, 0);
+    sim.flow(1500, shared(40 * CAP, sim.live));
+    expect(sim.spawned).toHaveLength(1); // the probe, which did not pay: ceiling 40 CAP
+    const piece = [...sim.live].find((r) => r.start === sim.spawned[0]!.start)!;
+    sim.end(piece);
+    // A long dip to 60 %, but each request still moves 30 % of the ceiling: not a capped link.
+    sim.flow(1000, shared(24 * CAP, sim.live));
+    expect(sim.spawned).toHaveLength(1);
+    expect(sim.live.has(a)).toBe(true);
+  });
+
   it('never leaves a piece smaller than minPiece, nor splits a rest that takes less than MIN_SPLIT_MS', () => {
     const small = simulation({ minPiece: 8 * MiB });
     small.start({ start: 0, end: 16 * MiB - 1 }, CAP / 2); // 16 MiB at 5 MB/s: 3 s, but its halves would be < 8 MiB once started
