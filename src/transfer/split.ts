@@ -250,29 +250,39 @@ interface Meter {
 const METER_STEP_MS = 10;
 
 function createMeter(): Meter {
-  // [time, cumulative bytes], oldest first; pruned to the last few windows.
-  const points: [number, number][] = [];
+  // Cumulative bytes at points in time, oldest first, at least METER_STEP_MS apart (a later
+  // addition within the step moves the last point); pruned to the last few windows.
+  const times: number[] = [];
+  const counts: number[] = [];
   let total = 0;
   const countAt = (t: number): number | undefined => {
     let found: number | undefined;
-    for (const [time, count] of points) {
-      if (time > t) break;
-      found = count;
-    }
+    for (let i = 0; i < times.length && times[i]! <= t; i++) found = counts[i];
     return found;
   };
   return {
     add(n, now) {
-      if (points.length === 0) points.push([now, 0]);
       total += n;
-      const last = points[points.length - 1]!;
-      if (points.length > 1 && now - points[points.length - 2]![0] < METER_STEP_MS) {
-        last[0] = now;
-        last[1] = total;
-      } else points.push([now, total]);
+      const last = times.length - 1;
+      if (last > 0 && now - times[last - 1]! < METER_STEP_MS) {
+        times[last] = now;
+        counts[last] = total;
+        return;
+      }
+      if (last < 0) {
+        times.push(now);
+        counts.push(0);
+      }
+      times.push(now);
+      counts.push(total);
       // Keep one point older than the longest look-back, so a window that starts there has a base.
       const horizon = now - 8 * WINDOW_MS - PROBE_TIMEOUT_MS;
-      while (points.length > 2 && points[1]![0] <= horizon) points.shift();
+      let old = 0;
+      while (old + 2 < times.length && times[old + 1]! <= horizon) old++;
+      if (old > 0) {
+        times.splice(0, old);
+        counts.splice(0, old);
+      }
     },
     rate(now, windowMs) {
       const base = countAt(now - windowMs);
