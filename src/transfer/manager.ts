@@ -6,6 +6,7 @@
  *
  * This file: the manager — dedup by digest and call-order priority over downloadBlob.
  */
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { BlobInfo, BlobStore } from '../cache/types.js';
 import type { RunContext } from '../context.js';
 import type { Digest } from '../oci/digest.js';
@@ -13,7 +14,7 @@ import { downloadBlob, type DownloadDeps } from './download.js';
 import { createHostBackoff } from './host-backoff.js';
 import { resolveTransferOptions, type TransferOptions } from './options.js';
 import { createScheduler } from './scheduler.js';
-import { createSplitter, type Splitter, type SplitterDeps } from './split.js';
+import { createSplitter, WINDOW_MS, type Splitter, type SplitterDeps } from './split.js';
 import { createStatsRecorder } from './stats.js';
 import type { TransferJob, TransferManager } from './types.js';
 
@@ -47,6 +48,7 @@ export function createTransferManager(
       idleSlots: () => resolved.concurrency - stats.activeAttempts() - scheduler.pending,
       activeRequests: () => stats.activeAttempts(),
       minPiece: resolved.minChunkSize,
+      busy: loopBusy(deps.ctx.now),
     }),
   };
   const inFlight = new Map<Digest, Promise<BlobInfo>>();
@@ -65,5 +67,21 @@ export function createTransferManager(
       return pending;
     },
     stats: () => stats.snapshot(),
+  };
+}
+
+/** The event loop's utilisation over the last completed window of about WINDOW_MS (undefined before the first). */
+function loopBusy(now: () => number): () => number | undefined {
+  let mark: EventLoopUtilization = performance.eventLoopUtilization();
+  let markAt = now();
+  let last: number | undefined;
+  return () => {
+    if (now() - markAt >= WINDOW_MS) {
+      const current = performance.eventLoopUtilization();
+      last = performance.eventLoopUtilization(current, mark).utilization;
+      mark = current;
+      markAt = now();
+    }
+    return last;
   };
 }

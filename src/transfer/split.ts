@@ -20,7 +20,8 @@
  *   own pace (a far or throttled link). From then on every idle slot gets a split, so a request
  *   that ends hands its share to the others at once.
  * A request is split only when its rest would take longer than MIN_SPLIT_MS and two first-byte
- * delays, and each half keeps at least minPiece bytes.
+ * delays, and each half keeps at least minPiece bytes; nothing is split while our own event loop is
+ * BUSY (then this process's CPU is the limit, whatever the link).
  *
  * Pure decisions over an injected clock; the engine (download.ts, chunk.ts) owns the requests.
  */
@@ -47,6 +48,13 @@ const RAMP = 0.1;
 export const SATURATED = 0.9;
 export const DEFICIT_MS = 100;
 export const CAPPED_SHARE = 0.25;
+/**
+ * Nothing is split while this process's event loop was busy this much of the last window: then our
+ * own CPU, not the link, is the limit (a 330 MB loopback pull keeps it 92–100 % busy, the same pull
+ * over the bench's far link 12–30 %, 61 % at most), and another connection only adds work — over
+ * loopback also the megabytes in flight on the request it cuts short.
+ */
+export const BUSY = 0.8;
 /** A request is not split when its rest would take less than this (or two first-byte delays). */
 export const MIN_SPLIT_MS = 200;
 /** Considered at most this often while bytes flow. */
@@ -82,6 +90,8 @@ export interface SplitterDeps {
   readonly activeRequests: () => number;
   /** Neither half of a split is smaller than this. */
   readonly minPiece: number;
+  /** The share of the last window this process's event loop was busy (0–1); undefined: unknown. */
+  readonly busy?: () => number | undefined;
 }
 
 export interface Splitter {
@@ -185,7 +195,7 @@ export function createSplitter(deps: SplitterDeps): Splitter {
     if (!settleProbe(now)) return;
     const idle = deps.idleSlots();
     const rate = meter.rate(now, WINDOW_MS);
-    if (idle <= 0 || rate === undefined) return;
+    if (idle <= 0 || rate === undefined || (deps.busy?.() ?? 0) >= BUSY) return;
     let wanted: number;
     if (ceiling === undefined) {
       // Still ramping up (connections warming, the first window partly empty): a probe now would

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ByteRange } from '../../../src/oci/descriptor.js';
-import { createSplitter, MIN_SPLIT_MS, WINDOW_MS, type LiveRange, type Splitter } from '../../../src/transfer/split.js';
+import { BUSY, createSplitter, MIN_SPLIT_MS, WINDOW_MS, type LiveRange, type Splitter } from '../../../src/transfer/split.js';
 
 const MiB = 1024 * 1024;
 /** Bytes per millisecond of a 10 MB/s connection. */
@@ -10,7 +10,7 @@ const CAP = 10_000;
  * A run of requests in virtual time: each flowing range moves at its own pace (bytes per ms), and
  * the splitter hears of every byte, as the engine would tell it.
  */
-function simulation(options: { slots?: number; minPiece?: number } = {}) {
+function simulation(options: { slots?: number; minPiece?: number; busy?: () => number } = {}) {
   let now = 0;
   const slots = options.slots ?? 12;
   const live = new Set<LiveRange>();
@@ -24,6 +24,7 @@ function simulation(options: { slots?: number; minPiece?: number } = {}) {
     idleSlots: () => slots - active,
     activeRequests: () => active,
     minPiece: options.minPiece ?? MiB,
+    ...(options.busy ? { busy: options.busy } : {}),
   });
   const start = (range: ByteRange, bytesPerMs: number): LiveRange => {
     const r: LiveRange = { ...range, next: range.start, firstByteAt: now, attemptBytes: 0 };
@@ -196,6 +197,17 @@ describe('createSplitter', () => {
     quick.start({ start: 0, end: 2 * WINDOW_MS * pace + 3 * MiB }, pace);
     quick.flow(2 * WINDOW_MS + 60, capped(pace));
     expect(quick.spawned).toEqual([]);
+  });
+
+  it('splits nothing while the event loop is busy: our own CPU is the limit', () => {
+    let busy = BUSY;
+    const sim = simulation({ busy: () => busy });
+    sim.start({ start: 0, end: 1000 * MiB - 1 }, CAP);
+    sim.flow(2000, capped(CAP));
+    expect(sim.spawned).toEqual([]);
+    busy = BUSY - 0.1;
+    sim.flow(100, capped(CAP));
+    expect(sim.spawned).toHaveLength(1);
   });
 
   it('splits nothing while no slot is idle', () => {
