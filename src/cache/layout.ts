@@ -88,7 +88,8 @@ export async function ensureLayout(root: string): Promise<CacheLayout> {
 
 async function readVersion(path: string): Promise<string | undefined> {
   try {
-    return (await readFile(path, 'utf8')).trim();
+    // Empty: a power cut tore the write (VERSION is not fsynced); written again like a missing one.
+    return (await readFile(path, 'utf8')).trim() || undefined;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;

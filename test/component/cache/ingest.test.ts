@@ -143,6 +143,14 @@ describe('ingest and commit', () => {
     await writeFile(join(dir, 'VERSION'), '2\n');
     await expect(openStore(dir)).rejects.toThrow(/format version 2/);
   });
+
+  it('writes VERSION again when a power cut left it empty (it is not fsynced)', async () => {
+    await openStore(dir);
+    await chmod(join(dir, 'VERSION'), 0o644);
+    await writeFile(join(dir, 'VERSION'), '');
+    await openStore(dir);
+    expect(await readFile(join(dir, 'VERSION'), 'utf8')).toBe('1\n');
+  });
 });
 
 describe('resume', () => {
