@@ -6,7 +6,7 @@
  * renames it into blobs/ by its own name; nothing unverified ever reaches blobs/.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, rm, rmdir, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { throwIfAborted } from '../context.js';
 import { IntegrityError, LocalIOError, LockError, errorCode, toLocalIOError } from '../errors.js';
@@ -342,7 +342,7 @@ class FsIngest implements Ingest {
       const [present] = await Promise.all([exists(target), chmodded]);
       committed = present || (await renameIfOurs(this.#paths.data, target));
       // Both need only the rename done: the new name made durable, our scratch directory gone.
-      if (committed) await Promise.all([fsyncDir(join(target, '..')), rm(this.#paths.dir, { recursive: true, force: true })]);
+      if (committed) await Promise.all([fsyncDir(join(target, '..')), this.#removeDir()]);
     } catch (err) {
       throw toLocalIOError(err, `committing ${shortDigest(this.desc.digest)} to the cache`);
     } finally {
@@ -353,6 +353,22 @@ class FsIngest implements Ingest {
     // Taken over: the new owner may have committed already, which is as good as our own commit.
     if (committed || (await exists(target))) return info;
     throw this.#lostBlob('another process took over its download');
+  }
+
+  /**
+   * Removes the ingest directory. After a commit it holds the ledger alone, so two file operations do;
+   * anything else left there (a scratch file of a ledger rewrite) takes the recursive removal, whose
+   * JavaScript tree walk cost ~2 ms of the event loop per blob.
+   */
+  async #removeDir(): Promise<void> {
+    try {
+      await unlink(this.#paths.ledger).catch((err: unknown) => {
+        if (errorCode(err) !== 'ENOENT') throw err;
+      });
+      await rmdir(this.#paths.dir);
+    } catch {
+      await rm(this.#paths.dir, { recursive: true, force: true });
+    }
   }
 
   #lostBlob(why: string): LockError {

@@ -137,6 +137,16 @@ describe('ingest and commit', () => {
     expect(await store.stat(desc.digest)).toBeUndefined();
   });
 
+  it('leaves no ingest directory after a commit, whatever else was left in it', async () => {
+    const store = await openStore(dir);
+    const { bytes, desc } = makeBlob(300_000, 11);
+    const ingest = owned(await store.beginIngest(desc, { signal }));
+    await ingest.writeAt(0, chunks(bytes), { signal });
+    await writeFile(join(ingestDir(dir, desc.digest), '.write.stray.tmp'), 'x'); // a torn ledger rewrite's scratch file
+    await ingest.commit();
+    expect(await readdir(join(dir, 'ingest'))).toEqual([]);
+  });
+
   it('refuses a cache written in another format version', async () => {
     await openStore(dir);
     await chmod(join(dir, 'VERSION'), 0o644);
