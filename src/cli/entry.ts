@@ -5,7 +5,7 @@
  * Why not a natural exit: before a Node process ends on an empty loop, V8 waits for its background
  * compile jobs, and undici's HTTP parser is WebAssembly whose optimizing tier-up is such a job; on a
  * 2-core machine that wait measured 50–100 ms after every pull, a fifth of a small pull's time. The
- * launcher therefore turns tier-up off (`--liftoff-only`, launch.ts says why that costs nothing).
+ * launcher therefore turns tier-up off (`--liftoff-only` in LAUNCH_V8_FLAGS, launch.ts says why that costs nothing).
  */
 import type { Writable } from 'node:stream';
 import { main, type LaunchOptions } from './main.js';

@@ -9,6 +9,21 @@ import type { LaunchOptions } from './main.js';
 import { loadBundle } from './code-cache.js';
 import { preconnect } from './preconnect.js';
 
+/**
+ * V8 flags set before the bundle is compiled: V8 accepts a code cache only under the flags it was
+ * made with.
+ * - `--liftoff-only`: no optimizing tier-up for WebAssembly. undici's HTTP parser is the only wasm,
+ *   its baseline code is fast enough (it hands body bytes through as slices; lan and wan pulls measured
+ *   no slower), and a tier-up job in flight makes the process wait at exit (entry.ts).
+ * - `--semi-space-growth-factor=1`: the young generation keeps its first size instead of doubling
+ *   to 16 MB. Node allocates a new buffer for every socket read, and a grown young generation let
+ *   ~100 MB of dead ones pile up between scavenges, every new page a page fault (~25,000 in a 330 MB
+ *   pull, the sys time being most of what dray spent beyond skopeo). Measured on the 2-core bench VM,
+ *   alternating runs: loopback pull 1.97–2.04 s → 1.67–1.84 s, CPU 2.1 → 1.8 s, peak RSS 107–110 →
+ *   83–86 MB, faults 21–24 k → 15–16 k; the tiny pull 531 → 499 ms (medians of 13).
+ */
+export const LAUNCH_V8_FLAGS = '--liftoff-only --semi-space-growth-factor=1';
+
 /** What the main bundle exports (cli/entry.ts). */
 interface Entry {
   run(argv: readonly string[], launch: LaunchOptions): Promise<void>;
@@ -17,11 +32,7 @@ interface Entry {
 /** Runs dray from the bundle at `bundle` for `argv` (process.argv shape); never rejects. */
 export async function launch(bundle: string, argv: readonly string[]): Promise<void> {
   const early = preconnect(argv, process.env);
-  // No optimizing tier-up for WebAssembly: undici's HTTP parser is the only wasm, its baseline code is
-  // fast enough (it hands body bytes through as slices; lan and wan pulls measured no slower), and a
-  // tier-up job in flight makes the process wait at exit (entry.ts). Set before compiling: V8 accepts
-  // a code cache only under the flags it was made with.
-  setFlagsFromString('--liftoff-only');
+  setFlagsFromString(LAUNCH_V8_FLAGS);
   let source: string;
   try {
     // Read asynchronously on purpose: Node defers a socket's connect() to the next tick, and the

@@ -197,7 +197,8 @@ describe('the launcher (bin/dray.js)', () => {
       "import { setFlagsFromString } from 'node:v8';",
       "import { readFileSync } from 'node:fs';",
       `import { loadBundle } from ${JSON.stringify(join(dist, 'cli', 'code-cache.js'))};`,
-      "setFlagsFromString('--liftoff-only');",
+      `import { LAUNCH_V8_FLAGS } from ${JSON.stringify(join(dist, 'cli', 'launch.js'))};`,
+      'setFlagsFromString(LAUNCH_V8_FLAGS);',
       `const file = ${JSON.stringify(join(dist, 'dray.cjs'))};`,
       "console.log(loadBundle(file, readFileSync(file, 'utf8'), file + '.v8-cache').cache);",
     ].join('\n');
