@@ -4,9 +4,9 @@
  * connections buy more throughput.
  *
  * Why not split every large blob up front (guided chunks did): on a fast link the machine, not the
- * network, is the limit (a 330 MB pull over loopback on 2 cores ran fastest on two or three
- * connections), and every extra request costs the registry and us a round of work (~50 chunks cost
- * the registry 0.5 s of CPU and us as much). Why split at all: one connection across a far or
+ * network, is the limit (a 330 MB pull over loopback on 2 cores: one connection as fast as twelve),
+ * and every extra request costs the registry and us a round of work (~50 chunks cost the registry
+ * 0.5 s of CPU and us as much). Why split at all: one connection across a far or
  * throttled link moves bytes ÷ its own rate (overlaybd's finding). Per-connection pace cannot tell
  * the two apart (twelve connections sharing a saturated CPU each look like a capped link), so the run
  * asks the link instead, the way TCP finds its window:
