@@ -11,7 +11,6 @@ import { AbortedError, IntegrityError, LockError, RangeMismatchError } from '../
 import { summarizeError } from '../events/bus.js';
 import type { ByteRange } from '../oci/descriptor.js';
 import { fetchRange, liveRange, type BlobFetch, type EngineDeps, type RangeTaker } from './chunk.js';
-import type { TransferOptions } from './options.js';
 import { ChunkCursor } from './plan.js';
 import { createBlobProgress } from './progress.js';
 import type { LiveRange } from './split.js';
@@ -94,11 +93,12 @@ async function fetchIntoIngest(
   const { desc } = job;
   const cursor = new ChunkCursor(complementRanges(ingest.completed(), desc.size));
   const resumedBytes = desc.size - cursor.remaining;
-  const chunked = desc.size >= options.minChunkedSize;
+  const large = desc.size >= options.minChunkedSize;
   // Fixed chunks (--chunk-size): as many requests at once as the chunks allow. Otherwise one request
-  // per missing range, split later only when that pays (split.ts).
-  const adaptive = chunked && options.chunkSize === undefined;
-  const lanes = chunked && !adaptive ? laneCount(options, cursor.remaining) : Math.min(cursor.gapCount, options.concurrency);
+  // per missing range, a large blob's split later only when that pays (split.ts).
+  const chunkSize = large && options.chunkSize !== undefined ? options.chunkSize : Infinity;
+  const adaptive = large && options.chunkSize === undefined;
+  const lanes = Math.min(options.concurrency, chunkSize < Infinity ? Math.max(1, Math.ceil(cursor.remaining / chunkSize)) : cursor.gapCount);
   const progress = createBlobProgress(ctx, desc.digest, desc.size, resumedBytes, options.progressIntervalMs);
   ctx.emit({ type: 'blob.started', digest: desc.digest, size: desc.size, attempt, chunks: lanes, resumedBytes });
   const blob: BlobFetch = {
@@ -115,7 +115,7 @@ async function fetchIntoIngest(
   };
   let committing = false;
   try {
-    await fetchMissing(deps, blob, cursor, { chunked: chunked && !adaptive, adaptive, lanes });
+    await fetchMissing(deps, blob, cursor, { chunkSize, adaptive, lanes });
     progress.flush();
     ctx.emit({ type: 'blob.verifying', digest: desc.digest });
     committing = true;
@@ -130,11 +130,6 @@ async function fetchIntoIngest(
   }
 }
 
-/** How many requests may fetch a blob in fixed chunks at once: one per slot at most, and never below one chunk each. */
-function laneCount(options: TransferOptions, missing: number): number {
-  return Math.max(1, Math.min(options.concurrency, Math.ceil(missing / (options.chunkSize ?? options.minChunkSize))));
-}
-
 /**
  * Probes with the first range; once a 206 shows the server honours Range, the other lanes start
  * together (so this blob's requests go before the next blob's), each taking ranges until none are
@@ -146,11 +141,10 @@ async function fetchMissing(
   deps: DownloadDeps,
   blob: BlobFetch,
   cursor: ChunkCursor,
-  plan: { readonly chunked: boolean; readonly adaptive: boolean; readonly lanes: number },
+  plan: { readonly chunkSize: number; readonly adaptive: boolean; readonly lanes: number },
 ): Promise<void> {
-  const { options } = deps;
   const take: RangeTaker = () => {
-    const range = cursor.take(plan.chunked && options.chunkSize !== undefined ? options.chunkSize : Infinity);
+    const range = cursor.take(plan.chunkSize);
     return range && liveRange(range);
   };
   if (cursor.remaining === 0) return;

@@ -142,7 +142,7 @@ export function createSplitter(deps: SplitterDeps): Splitter {
     }
     const from = Math.min(...started);
     if (now - from < WINDOW_MS) return false;
-    const after = meter.rateSince(from, now);
+    const after = meter.rate(from, now);
     const gain = Math.max(MIN_GAIN, probe.ranges.length / probe.flowing / 2);
     // A request that ended meanwhile handed its share to the others: on a busy machine that alone
     // lifts them, so the rise proves nothing, and the probe counts as failed.
@@ -196,17 +196,17 @@ export function createSplitter(deps: SplitterDeps): Splitter {
     if (blobs.size === 0) return;
     if (!settleProbe(now)) return;
     const idle = deps.idleSlots();
-    const rate = meter.rate(now, WINDOW_MS);
+    const rate = meter.rate(now - WINDOW_MS, now);
     if (idle <= 0 || rate === undefined || (deps.busy?.() ?? 0) >= BUSY) return;
     let wanted: number;
     if (ceiling === undefined) {
       // Still ramping up (connections warming, the first window partly empty): a probe now would
       // credit itself with the climb. A climb our last probe made is no reason to wait.
-      const previous = meter.rateBetween(now - 2 * WINDOW_MS, now - WINDOW_MS);
+      const previous = meter.rate(now - 2 * WINDOW_MS, now - WINDOW_MS);
       if (!lastProbePaid && (previous === undefined || rate > previous * (1 + RAMP))) return;
       wanted = Math.min(probeSize, idle);
     } else {
-      const recent = meter.rate(now, DEFICIT_MS) ?? rate;
+      const recent = meter.rate(now - DEFICIT_MS, now) ?? rate;
       if (recent >= SATURATED * ceiling || fastest(now) > CAPPED_SHARE * ceiling) {
         deficitSince = undefined;
         if (!capped) return;
@@ -250,12 +250,8 @@ export function createSplitter(deps: SplitterDeps): Splitter {
 /** The run's bytes over time: rates over the recent past, from cumulative counts. */
 interface Meter {
   add(n: number, now: number): void;
-  /** Bytes per ms over the last `windowMs`; undefined until bytes have flowed that long. */
-  rate(now: number, windowMs: number): number | undefined;
-  /** Bytes per ms since `from`. */
-  rateSince(from: number, now: number): number | undefined;
-  /** Bytes per ms between `from` and `to` (both in the past). */
-  rateBetween(from: number, to: number): number | undefined;
+  /** Bytes per ms between `from` and `to`; undefined unless bytes were counted by `from`. */
+  rate(from: number, to: number): number | undefined;
 }
 
 /** Additions closer together than this share one point, bounding the points kept to a few hundred. */
@@ -296,15 +292,7 @@ function createMeter(): Meter {
         counts.splice(0, old);
       }
     },
-    rate(now, windowMs) {
-      const base = countAt(now - windowMs);
-      return base === undefined ? undefined : (total - base) / windowMs;
-    },
-    rateSince(from, now) {
-      const base = countAt(from);
-      return base === undefined || now <= from ? undefined : (total - base) / (now - from);
-    },
-    rateBetween(from, to) {
+    rate(from, to) {
       const base = countAt(from);
       const end = countAt(to);
       return base === undefined || end === undefined || to <= from ? undefined : (end - base) / (to - from);
