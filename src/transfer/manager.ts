@@ -6,7 +6,7 @@
  *
  * This file: the manager — dedup by digest and call-order priority over downloadBlob.
  */
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { BlobInfo, BlobStore } from '../cache/types.js';
 import type { RunContext } from '../context.js';
 import type { Digest } from '../oci/digest.js';
