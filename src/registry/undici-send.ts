@@ -73,12 +73,15 @@ export function createUndiciSend(options: UndiciSendOptions = {}): { send: Send;
     return k;
   };
   const dispatcherFor = async (url: URL, signal?: AbortSignal): Promise<Dispatcher> => {
-    const tls = url.protocol === 'https:' ? ((await options.tls?.(url.host, signal)) ?? fallbackTls) : undefined;
+    const tlsOf = async (u: URL): Promise<TlsSettings | undefined> => (u.protocol === 'https:' ? ((await options.tls?.(u.host, signal)) ?? fallbackTls) : undefined);
+    const tls = await tlsOf(url);
     const proxy = options.proxy?.(url);
-    const key = `${proxy?.href ?? 'direct'} ${tls === undefined ? 'plain' : keyOf(tls)}`;
+    // an HTTPS proxy is verified like a registry host: the run's extra CAs and its certs dir
+    const proxyTls = proxy === undefined ? undefined : await tlsOf(proxy);
+    const key = `${proxy?.href ?? 'direct'} ${proxyTls === undefined ? 'plain' : keyOf(proxyTls)} ${tls === undefined ? 'plain' : keyOf(tls)}`;
     let d = dispatchers.get(key);
     if (d === undefined) {
-      d = createDispatcher(options.connections ?? DEFAULT_CONNECTIONS, tls, proxy, options.early);
+      d = createDispatcher(options.connections ?? DEFAULT_CONNECTIONS, tls, proxy && { url: proxy, tls: proxyTls }, options.early);
       dispatchers.set(key, d);
     }
     return d;
@@ -115,7 +118,7 @@ export function createUndiciSend(options: UndiciSendOptions = {}): { send: Send;
   };
 }
 
-function createDispatcher(connections: number, tls: TlsSettings | undefined, proxy: URL | undefined, early: EarlyConnections | undefined): Dispatcher {
+function createDispatcher(connections: number, tls: TlsSettings | undefined, proxy: { url: URL; tls: TlsSettings | undefined } | undefined, early: EarlyConnections | undefined): Dispatcher {
   const common = {
     connections,
     pipelining: 1,
@@ -132,9 +135,9 @@ function createDispatcher(connections: number, tls: TlsSettings | undefined, pro
   // ProxyAgent ignores `connect` for the target: its TLS goes in requestTls (undici docs ProxyAgent.md).
   return new ProxyAgent({
     ...common,
-    uri: proxy.href,
+    uri: proxy.url.href,
     requestTls: target,
-    proxyTls: { timeout: DEFAULT_CONNECT_TIMEOUT_MS },
+    proxyTls: { timeout: DEFAULT_CONNECT_TIMEOUT_MS, ...(proxy.tls ? tlsConnectOptions(proxy.tls) : {}) },
     proxyTunnel: tls !== undefined,
   });
 }

@@ -1,5 +1,8 @@
 // A real forward proxy (Debian's tinyproxy, started by the test): a TLS registry is reached through a
 // CONNECT tunnel, a plain-HTTP one through absolute-URI GETs, and NO_PROXY keeps traffic off the proxy.
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pull } from '../../../src/pull.js';
@@ -43,7 +46,46 @@ function pullVia(registry: RegistryServer, env: Record<string, string>) {
   });
 }
 
+/** An HTTPS forward proxy (TLS to the proxy itself, then CONNECT), with the test server certificate; counts tunnels. */
+async function startTlsProxy(): Promise<{ url: string; tunnels: string[]; close(): Promise<void> }> {
+  const tunnels: string[] = [];
+  const server = createServer({ cert: await readFile(pki.serverCert), key: await readFile(pki.serverKey) });
+  server.on('connect', (req: { url?: string }, client: import('node:net').Socket, head: Buffer) => {
+    tunnels.push(req.url ?? '');
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host!, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client).pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { url: `https://127.0.0.1:${port}`, tunnels, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
 describe('proxies', () => {
+  it('verifies an https:// proxy with the run\'s CAs, and refuses it without them', async () => {
+    const tlsProxy = await startTlsProxy();
+    try {
+      const result = await pullVia(tls, { HTTPS_PROXY: tlsProxy.url });
+      expect(result.images[0]!.error).toBeUndefined();
+      expect(result.images[0]!.digest).toBe(digest);
+      expect(tlsProxy.tunnels).toContain(tls.host);
+      const untrusted = await pull([`${tls.host}/proxied/app:1`], {
+        cacheDir: join(work.path, `cache-${++n}`),
+        // the registry's CA only for its own host: the proxy's certificate is then not trusted
+        network: { certsDirs: [], proxy: proxyConfigFromEnv({ HTTPS_PROXY: tlsProxy.url }) },
+        insecure: [],
+      });
+      expect(untrusted.ok).toBe(false);
+    } finally {
+      await tlsProxy.close();
+    }
+  });
+
   it('tunnels a TLS registry through CONNECT (HTTPS_PROXY)', async () => {
     const result = await pullVia(tls, { HTTPS_PROXY: proxy.url });
     expect(result.images[0]!.error).toBeUndefined();

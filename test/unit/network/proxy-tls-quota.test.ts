@@ -1,9 +1,8 @@
 // Proxy selection from the environment, TLS options that add to the roots, and quota headers.
 import { Readable } from 'node:stream';
-import { rootCertificates } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import type { RunContext } from '../../../src/context.js';
-import { RateLimitStopError } from '../../../src/errors.js';
+import { RateLimitStopError, UsageError } from '../../../src/errors.js';
 import type { PullEventBody } from '../../../src/events/types.js';
 import { proxyConfigFromEnv, proxyFor } from '../../../src/registry/proxy.js';
 import { formatWait, parseRateLimit, withRateLimit } from '../../../src/registry/rate-limit.js';
@@ -37,12 +36,19 @@ describe('proxy selection', () => {
 });
 
 describe('TLS options', () => {
-  it('adds extra CAs to the bundled roots instead of replacing them', () => {
+  it('builds one TLS context for extra CAs or a client pair; otherwise keeps Node\'s default context', () => {
     const o = tlsConnectOptions({ ca: ['PEM-A'], verify: true });
-    expect(o.ca).toEqual([...rootCertificates, 'PEM-A']);
+    expect(o.secureContext?.context).toBeDefined();
+    // a `ca` list here would make every connection parse it again (tls.connect builds a context from it)
+    expect(o).not.toHaveProperty('ca');
     expect(o.rejectUnauthorized).toBeUndefined();
     expect(tlsConnectOptions({ ca: [], verify: true })).toEqual({});
-    expect(tlsConnectOptions({ ca: [], verify: false }).rejectUnauthorized).toBe(false);
+    expect(tlsConnectOptions({ ca: [], verify: false })).toEqual({ rejectUnauthorized: false });
+  });
+
+  it('refuses TLS material it cannot parse with a usage error', () => {
+    expect(() => tlsConnectOptions({ ca: [], cert: 'not a PEM', key: 'not a PEM', verify: true })).toThrow(UsageError);
+    expect(() => tlsConnectOptions({ ca: [], cert: 'not a PEM', key: 'not a PEM', verify: true })).toThrow(/cannot use the TLS certificates/);
   });
 
   it('keys dispatchers by the whole settings', () => {
