@@ -67,9 +67,17 @@ export interface Peer {
   pull(target: PullTarget): Promise<PullOutcome>;
 }
 
+/**
+ * How to start dray: its executable, as a user's shell does (bin/dray.js's shell line, then node),
+ * with this bench's node first on PATH so that the node measured is the one running the bench.
+ */
+export function drayCommand(repoRoot: string): { readonly bin: string; readonly env: NodeJS.ProcessEnv } {
+  return { bin: path.join(repoRoot, 'bin', 'dray.js'), env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}` } };
+}
+
 /** dray from the built CLI at `<repoRoot>/bin/dray.js` (needs `npm run build`). */
 export function drayPeer(repoRoot: string, extraArgs: readonly string[] = []): Peer {
-  const bin = path.join(repoRoot, 'bin', 'dray.js');
+  const { bin, env } = drayCommand(repoRoot);
   return {
     name: 'dray',
     unavailable: async () =>
@@ -81,8 +89,8 @@ export function drayPeer(repoRoot: string, extraArgs: readonly string[] = []): P
     version: async (signal) => (await runTool(process.execPath, [bin, '--version'], signal)).trim(),
     pull: async (t) => {
       const out = path.join(t.workDir, 'oci');
-      const args = [bin, 'pull', t.ref, '-o', out, '--cache', t.cacheDir, '--progress', 'none', ...extraArgs];
-      const m = await runMeasured(process.execPath, args, { signal: t.signal });
+      const args = ['pull', t.ref, '-o', out, '--cache', t.cacheDir, '--progress', 'none', ...extraArgs];
+      const m = await runMeasured(bin, args, { signal: t.signal, env });
       // The layout may hardlink from the cache; either place must hold verified bytes.
       return { tool: 'dray', ...m, blobDirs: [out, t.cacheDir], flat: false };
     },

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Fixture } from './fixtures.js';
 import { runMeasured, type Measured } from './measure.js';
-import { drayPeer, type Peer } from './peers.js';
+import { drayCommand, drayPeer, type Peer } from './peers.js';
 
 /**
  * dray as N processes sharing `target.cacheDir`, none writing an output (`pull REF --cache DIR`), so
@@ -19,7 +19,7 @@ import { drayPeer, type Peer } from './peers.js';
  * slowest process (all start together), the largest per-process peak RSS, and the first failure.
  */
 export function sharedDrayPeer(repoRoot: string, processes: number, extraArgs: readonly string[] = []): Peer {
-  const bin = path.join(repoRoot, 'bin', 'dray.js');
+  const { bin, env } = drayCommand(repoRoot);
   // the same availability check and version as the single-process peer; only pull differs
   const { name, unavailable, version } = drayPeer(repoRoot, extraArgs);
   return {
@@ -27,8 +27,8 @@ export function sharedDrayPeer(repoRoot: string, processes: number, extraArgs: r
     unavailable,
     version,
     pull: async (t) => {
-      const args = [bin, 'pull', t.ref, '--cache', t.cacheDir, '--progress', 'none', ...extraArgs];
-      const all = await Promise.all(Array.from({ length: processes }, () => runMeasured(process.execPath, args, { signal: t.signal })));
+      const args = ['pull', t.ref, '--cache', t.cacheDir, '--progress', 'none', ...extraArgs];
+      const all = await Promise.all(Array.from({ length: processes }, () => runMeasured(bin, args, { signal: t.signal, env })));
       const processWallMs = all.map((m) => m.wallMs);
       return { tool: 'dray', ...combine(all), processWallMs, blobDirs: [t.cacheDir], flat: false, exhaustive: true };
     },

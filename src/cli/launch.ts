@@ -24,6 +24,9 @@ import { preconnect } from './preconnect.js';
  */
 export const LAUNCH_V8_FLAGS = '--liftoff-only --semi-space-growth-factor=1';
 
+/** Where bin/dray.js's shell line keeps NODE_EXTRA_CA_CERTS away from node's start-up (bin/dray.js says why). */
+export const MOVED_EXTRA_CA_CERTS = 'DRAY_NODE_EXTRA_CA_CERTS';
+
 /** What the main bundle exports (cli/entry.ts). */
 interface Entry {
   run(argv: readonly string[], launch: LaunchOptions): Promise<void>;
@@ -31,6 +34,7 @@ interface Entry {
 
 /** Runs dray from the bundle at `bundle` for `argv` (process.argv shape); never rejects. */
 export async function launch(bundle: string, argv: readonly string[]): Promise<void> {
+  restoreExtraCaCerts(process.env);
   const early = preconnect(argv, process.env);
   setFlagsFromString(LAUNCH_V8_FLAGS);
   let source: string;
@@ -53,4 +57,15 @@ export async function launch(bundle: string, argv: readonly string[]): Promise<v
     });
   }
   await (loaded.exports as Entry).run(argv, { early });
+}
+
+/**
+ * Puts back the NODE_EXTRA_CA_CERTS that bin/dray.js moved aside: dray reads it as one more CA file
+ * (cli/network-options.ts), and programs it starts, a credential helper among them, see it as set.
+ */
+export function restoreExtraCaCerts(env: Record<string, string | undefined>): void {
+  const moved = env[MOVED_EXTRA_CA_CERTS];
+  if (moved === undefined) return;
+  delete env[MOVED_EXTRA_CA_CERTS];
+  env.NODE_EXTRA_CA_CERTS ??= moved;
 }

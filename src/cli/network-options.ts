@@ -1,7 +1,7 @@
 /**
  * Network flags shared by pull and inspect (docs/registries.md): TLS (--insecure, --insecure-registry,
  * --ca-file, --certs-dir), mirrors (--mirror, --registries-conf, --hosts-dir), --max-wait; plus the
- * environment they read: SSL_CERT_FILE, CONTAINERS_REGISTRIES_CONF and the proxy variables.
+ * environment they read: SSL_CERT_FILE, NODE_EXTRA_CA_CERTS, CONTAINERS_REGISTRIES_CONF and the proxy variables.
  */
 import type { Command } from 'commander';
 import { DEFAULT_HOSTS_DIR } from '../config/hosts-toml.js';
@@ -43,12 +43,14 @@ export function addNetworkOptions(cmd: Command): Command {
 export function networkOptionsFrom(flags: NetworkFlags, io: Pick<CliIo, 'env' | 'early'>): { insecure: boolean | readonly string[]; network: NetworkOptions } {
   const env = io.env.env;
   const sslCertFile = env.SSL_CERT_FILE;
+  const nodeExtraCaCerts = env.NODE_EXTRA_CA_CERTS;
   const registriesConf = flags.registriesConf ?? (env.CONTAINERS_REGISTRIES_CONF || DEFAULT_REGISTRIES_CONF);
   const hostsDir = flags.hostsDir ?? DEFAULT_HOSTS_DIR;
   const proxy = proxyConfigFromEnv(env);
   const hasProxy = proxy.httpProxy !== undefined || proxy.httpsProxy !== undefined;
   const network: NetworkOptions = {
     caFiles: [...(sslCertFile ? [sslCertFile] : []), ...(flags.caFile ?? [])],
+    ...(nodeExtraCaCerts ? { optionalCaFiles: [nodeExtraCaCerts] } : {}),
     certsDirs: flags.certsDir ?? DEFAULT_CERTS_DIRS,
     mirrors: flags.mirror ?? [],
     ...(registriesConf !== '' ? { registriesConf, registriesConfIsDefault: flags.registriesConf === undefined && !env.CONTAINERS_REGISTRIES_CONF } : {}),

@@ -20,6 +20,11 @@ import { readRegistriesConf, type RegistriesConf } from './registries-conf.js';
 export interface NetworkOptions {
   /** PEM files whose CAs are added to the system roots for every host (--ca-file, SSL_CERT_FILE). */
   readonly caFiles?: readonly string[];
+  /**
+   * PEM files added like caFiles, except that one that cannot be read is a warning, as node treats
+   * NODE_EXTRA_CA_CERTS (which the CLI passes here: bin/dray.js keeps it from node's own start-up).
+   */
+  readonly optionalCaFiles?: readonly string[];
   /** certs.d-style directories (`DIR/HOST[:PORT]/*.crt|*.cert|*.key`); none unless given. */
   readonly certsDirs?: readonly string[];
   /** `[REGISTRY=]MIRROR` values, tried in order before any configured mirror. */
@@ -52,7 +57,11 @@ export interface Network {
 /** Reads the configured files and sets up the transport; `insecure`: true for every host, or a host list. */
 export async function openNetwork(ctx: RunContext, options: NetworkOptions, insecure: boolean | readonly string[] = false): Promise<Network> {
   const flagInsecure = (host: string): boolean => insecure === true || (Array.isArray(insecure) && insecure.includes(host));
-  const extraCa = await Promise.all((options.caFiles ?? []).map((f) => readPem(f, ctx.signal)));
+  const [required, optional] = await Promise.all([
+    Promise.all((options.caFiles ?? []).map((f) => readPem(f, ctx.signal))),
+    Promise.all((options.optionalCaFiles ?? []).map((f) => readOptionalPem(ctx, f))),
+  ]);
+  const extraCa = [...required, ...optional.filter((pem) => pem !== undefined)];
   const registriesConf = options.registriesConf === undefined ? undefined : await readConf(ctx, options.registriesConf, options.registriesConfIsDefault === true);
   const mirrors = (options.mirrors ?? []).map(parseMirrorFlag);
   // closures: the planner is created below and consulted only once requests start
@@ -111,6 +120,17 @@ async function readConf(ctx: RunContext, path: string, lenient: boolean): Promis
   } catch (err) {
     if (!lenient || !(err instanceof UsageError)) throw err;
     ctx.emit({ type: 'warning', code: 'config.ignored', message: `ignoring ${path}: ${err.message}` });
+    return undefined;
+  }
+}
+
+/** A PEM that may be missing: undefined, with a warning, when it cannot be read. */
+async function readOptionalPem(ctx: RunContext, path: string): Promise<string | undefined> {
+  try {
+    return await readPem(path, ctx.signal);
+  } catch (err) {
+    if (!(err instanceof UsageError) || ctx.signal.aborted) throw err;
+    ctx.emit({ type: 'warning', code: 'config.ignored', message: `${err.message}; going on without those CAs` });
     return undefined;
   }
 }

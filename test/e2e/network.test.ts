@@ -48,10 +48,11 @@ afterAll(async () => {
 });
 
 /** Runs dray pull with a fresh cache, no system config and no proxy unless `env` sets them. */
-function dray(args: string[], env: Record<string, string | undefined> = {}) {
+function dray(args: string[], env: Record<string, string | undefined> = {}, direct = false) {
   const empty = join(work.path, 'none');
   return runDray(['pull', '--progress', 'plain', '--cache', join(work.path, `cache-${++n}`), '--certs-dir', empty, '--hosts-dir', '', ...args], {
     env: { HTTPS_PROXY: undefined, HTTP_PROXY: undefined, https_proxy: undefined, http_proxy: undefined, SSL_CERT_FILE: undefined, CONTAINERS_REGISTRIES_CONF: join(empty, 'registries.conf'), ...env },
+    direct,
   });
 }
 
@@ -77,6 +78,20 @@ describe('dray pull: network flags', () => {
     expect(viaDir.stdout.trim()).toBe(`${tls.host}/${REPO}:1@${digest}`);
     const viaEnv = await dray([`${tls.host}/${REPO}:1`], { SSL_CERT_FILE: pki.ca });
     expect(viaEnv.code).toBe(0);
+  });
+
+  it('NODE_EXTRA_CA_CERTS: dray trusts its CAs itself, and node, started by bin/dray.js, never reads it', async () => {
+    const trusted = await dray([`${tls.host}/${REPO}:1`], { NODE_EXTRA_CA_CERTS: pki.ca }, true);
+    expect(trusted.stderr).not.toMatch(/warning|certificate/i);
+    expect(trusted.code).toBe(0);
+    const missing = join(work.path, 'no-such-ca.pem');
+    const plain = await dray([`${upstream.host}/${REPO}:1`], { NODE_EXTRA_CA_CERTS: missing }, true);
+    expect(plain.code).toBe(0);
+    expect(plain.stderr).toContain(`cannot read ${missing}`); // dray's warning: a missing file is not an error, as in node
+    expect(plain.stderr).not.toContain('Ignoring extra certs'); // node's own start-up warning: node never saw the variable
+    const viaNode = await dray([`${upstream.host}/${REPO}:1`], { NODE_EXTRA_CA_CERTS: missing });
+    expect(viaNode.code).toBe(0);
+    expect(viaNode.stderr).toContain('Ignoring extra certs'); // `node bin/dray.js` skips the shell line: node reads it at start-up
   });
 
   it('goes through HTTPS_PROXY with a CONNECT tunnel', async () => {

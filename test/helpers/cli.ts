@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export const DRAY_BIN = join(import.meta.dirname, '../../bin/dray.js');
 
@@ -19,14 +19,20 @@ export interface CliOptions {
   readonly input?: string;
   readonly cwd?: string;
   readonly timeoutMs?: number;
+  /** Run bin/dray.js as an executable (its shell line, then the node on PATH) instead of `node bin/dray.js`. */
+  readonly direct?: boolean;
 }
 
 /** Runs `dray ARGS` and resolves with its exit code and output (never rejects on a non-zero exit). */
 export function runDray(args: readonly string[], options: CliOptions = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DRAY_BIN, ...args], {
+    const [command, argv] = options.direct ? [DRAY_BIN, args] : [process.execPath, [DRAY_BIN, ...args]];
+    const env: Record<string, string | undefined> = { ...process.env, CI: 'true', NO_COLOR: '1', ...options.env };
+    // the same node as the tests', first on PATH for the shell line's `exec node`
+    if (options.direct) env.PATH = `${dirname(process.execPath)}:${env.PATH ?? ''}`;
+    const child = spawn(command, argv, {
       cwd: options.cwd,
-      env: { ...process.env, CI: 'true', NO_COLOR: '1', ...options.env },
+      env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
