@@ -19,8 +19,12 @@ import { addRange, LEDGER_VERSION, parseLedger, serializeLedger } from './ledger
 import type { BlobLock } from './lock.js';
 import { claimIngest, exists, LEDGER_FILE, newDataFileName, removeOtherDataFiles, renameIfOurs } from './ingest-resume.js';
 
-/** Ledger refresh after this many bytes of writing: a crash loses at most this much progress. */
-export const DEFAULT_LEDGER_FLUSH_BYTES = 4 * 1024 * 1024;
+/**
+ * Ledger refresh after this many bytes of writing, or DEFAULT_LEDGER_FLUSH_MS, whichever comes first:
+ * a crash loses at most this much progress. At 4 MiB a loopback pull rewrote ledgers ~80 times, 44 ms
+ * of its main thread, to protect what a fast link refetches in a fraction of a second.
+ */
+export const DEFAULT_LEDGER_FLUSH_BYTES = 32 * 1024 * 1024;
 /** At most this much arrives while a write is in flight before the reader waits for the disk (memory per stream). */
 export const DEFAULT_WRITE_BATCH_BYTES = 1024 * 1024;
 /** Background writeback of the data file after this many bytes written (see #startWriteback). */
@@ -278,6 +282,8 @@ class FsIngest implements Ingest {
     return this.#ranges.length === 1 && first !== undefined && first.start === 0 && first.end === this.desc.size - 1;
   }
 
+  // Chunk by chunk, not once per batch: the hasher hashes a chunk in passing only while the recorded
+  // prefix ends where the chunk does; a whole batch recorded first sent it reading the rest back from disk.
   #recordWritten(chunk: Uint8Array, position: number): void {
     this.#ranges = addRange(this.#ranges, { start: position, end: position + chunk.length - 1 });
     this.#hasher.written(chunk, position);

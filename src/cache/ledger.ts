@@ -49,6 +49,11 @@ export function mergeRanges(ranges: readonly ByteRange[]): ByteRange[] {
 
 /** Returns `ranges` with `range` added, merged and sorted. */
 export function addRange(ranges: readonly ByteRange[], range: ByteRange): ByteRange[] {
+  // the common case, a stream's next chunk right after the last range: no sort (once per chunk written)
+  const last = ranges[ranges.length - 1];
+  if (last !== undefined && range.start === last.end + 1 && range.end >= range.start) {
+    return [...ranges.slice(0, -1), { start: last.start, end: range.end }];
+  }
   return mergeRanges([...ranges, range]);
 }
 

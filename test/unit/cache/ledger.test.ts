@@ -19,6 +19,13 @@ describe('mergeRanges', () => {
 
   it('addRange adds and merges', () => {
     expect(addRange([{ start: 0, end: 3 }], { start: 4, end: 7 })).toEqual([{ start: 0, end: 7 }]);
+    // appended right after the last of several ranges, out of order, overlapping, and into a gap
+    const two = [{ start: 0, end: 3 }, { start: 10, end: 13 }];
+    expect(addRange(two, { start: 14, end: 20 })).toEqual([{ start: 0, end: 3 }, { start: 10, end: 20 }]);
+    expect(two).toEqual([{ start: 0, end: 3 }, { start: 10, end: 13 }]);
+    expect(addRange(two, { start: 20, end: 25 })).toEqual([...two, { start: 20, end: 25 }]);
+    expect(addRange(two, { start: 4, end: 9 })).toEqual([{ start: 0, end: 13 }]);
+    expect(addRange(two, { start: 2, end: 11 })).toEqual([{ start: 0, end: 13 }]);
   });
 });
 
