@@ -263,9 +263,19 @@ function createMeter(): Meter {
   const times: number[] = [];
   const counts: number[] = [];
   let total = 0;
+  // the count at the last point at or before t, by binary search: the meter holds up to ~700 points
+  // and is asked six times per batch written (a linear scan was 11 ms of a loopback pull)
   const countAt = (t: number): number | undefined => {
+    let lo = 0;
+    let hi = times.length - 1;
     let found: number | undefined;
-    for (let i = 0; i < times.length && times[i]! <= t; i++) found = counts[i];
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (times[mid]! <= t) {
+        found = counts[mid];
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
     return found;
   };
   return {
