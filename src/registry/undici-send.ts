@@ -72,12 +72,13 @@ export function createUndiciSend(options: UndiciSendOptions = {}): { send: Send;
     if (k === undefined) tlsKeys.set(tls, (k = tlsKey(tls)));
     return k;
   };
+  const tlsOf = async (url: URL, signal?: AbortSignal): Promise<TlsSettings | undefined> =>
+    url.protocol === 'https:' ? ((await options.tls?.(url.host, signal)) ?? fallbackTls) : undefined;
   const dispatcherFor = async (url: URL, signal?: AbortSignal): Promise<Dispatcher> => {
-    const tlsOf = async (u: URL): Promise<TlsSettings | undefined> => (u.protocol === 'https:' ? ((await options.tls?.(u.host, signal)) ?? fallbackTls) : undefined);
-    const tls = await tlsOf(url);
+    const tls = await tlsOf(url, signal);
     const proxy = options.proxy?.(url);
     // an HTTPS proxy is verified like a registry host: the run's extra CAs and its certs dir
-    const proxyTls = proxy === undefined ? undefined : await tlsOf(proxy);
+    const proxyTls = proxy === undefined ? undefined : await tlsOf(proxy, signal);
     const key = `${proxy?.href ?? 'direct'} ${proxyTls === undefined ? 'plain' : keyOf(proxyTls)} ${tls === undefined ? 'plain' : keyOf(tls)}`;
     let d = dispatchers.get(key);
     if (d === undefined) {
