@@ -89,10 +89,16 @@ export function createRegistryClient(registry: string, deps: { send: Send; ctx: 
  * while the manifest is fetched (so config and layer then start on warm connections, a round trip
  * saved on a high-latency link) and lets its 401 teach withAuth the challenge early. Not retried, so a
  * dead host costs nothing beyond the real request's own error.
+ *
+ * It leaves after the real request (next turn of the event loop): the run's first connection compiles
+ * undici's HTTP parser on the main thread (~10 ms here), and the request the pull waits for should not
+ * queue behind a ping.
  */
 function warmUp(p: Pipelines, ctx: RunContext): Pipelines {
   const req: HttpRequest = { method: 'GET', url: new URL(`${p.origin}/v2/`), headers: {}, signal: ctx.signal };
-  p.blob(req).then((res) => discardBody(res.body), () => {}).catch(() => {});
+  setImmediate(() => {
+    if (!ctx.signal.aborted) p.blob(req).then((res) => discardBody(res.body), () => {}).catch(() => {});
+  });
   return p;
 }
 
