@@ -40,6 +40,11 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 const DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
 /** Idle keep-alive sockets live this long; docker's transport keeps them 90 s, undici defaults to 4 s. */
 const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 30_000;
+/**
+ * Longest response head accepted: Node's default, set here because the bundle leaves out node:http,
+ * where undici would read it (scripts/bundle.js).
+ */
+const MAX_HEADER_BYTES = 16 * 1024;
 
 /** Node/OpenSSL codes of a certificate the client refused or the server demanded (a TLS server did answer). */
 const CERT_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
@@ -125,6 +130,7 @@ function createDispatcher(connections: number, tls: TlsSettings | undefined, pro
     pipelining: 1,
     keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     headersTimeout: DEFAULT_HEADERS_TIMEOUT_MS,
+    maxHeaderSize: MAX_HEADER_BYTES,
     // The transfer engine runs its own read-idle timeout and turns a stall into a resume; a body timeout
     // here would race it with a less useful error.
     bodyTimeout: 0,
