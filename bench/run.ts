@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: builds the fixtures, starts docker-registry, and for each scenario puts a WAN
- * emulator in front of it and runs dray, skopeo and ctr side by side (interleaved, N runs each);
+ * emulator in front of it and runs dray, skopeo and ctr side by side (interleaved, N runs each, the
+ * order rotating from round to round);
  * the shared-N scenarios run N dray processes at once on one cache instead (bench/shared.ts).
  * Writes bench/out/results.json, docs/benchmark-chart.svg and the results section of
  * docs/benchmarks.md.
@@ -141,7 +142,10 @@ async function runScenario(
       }
     }
     for (let i = 1; i <= options.runs; i++) {
-      for (const peer of peers) {
+      // Each run starts with the next tool, so that no tool always follows the same one and inherits
+      // its aftermath (a deleted 330 MB output, a daemon just stopped) in every run.
+      const order = peers.map((_, k) => peers[(k + i - 1) % peers.length]!);
+      for (const peer of order) {
         const workDir = path.join(scenarioDir, `${peer.name}-${i}`);
         const cacheDir = scenario.warm ? sharedCache : path.join(workDir, 'cache');
         const record = await measureRun(peer, proxy, { ref, fixture, workDir, cacheDir, signal });
