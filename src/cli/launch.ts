@@ -21,12 +21,13 @@ import { preconnect } from './preconnect.js';
  *   pull, the sys time being most of what dray spent beyond skopeo). Measured on the 2-core bench VM,
  *   alternating runs: loopback pull 1.97–2.04 s → 1.67–1.84 s, CPU 2.1 → 1.8 s, peak RSS 107–110 →
  *   83–86 MB, faults 21–24 k → 15–16 k; the tiny pull 531 → 499 ms (medians of 13).
- * - `--no-wasm-lazy-compilation`: undici compiles its parser with the asynchronous
- *   WebAssembly.compile while the first connections are still in their handshakes, so compiling every
- *   function then costs the main thread nothing. Lazily, each function compiled on its first call, on
- *   the main thread, when the first response arrived: 6.5 ms of a 10 ms stall in the CPU profile, right
- *   on a small pull's critical path. Tiny pull through the wan profile, interleaved medians of 13:
- *   449 → 428 ms and 463 → 439 ms.
+ * - `--no-wasm-lazy-compilation`: undici compiles its parser (synchronously, new WebAssembly.Module)
+ *   when the run's first connection is set up; with this flag every function is compiled then, ~10 ms
+ *   that on a far registry fall in the wait for the handshake's round trip. Lazily, each function was
+ *   compiled on its first call, when the first response arrived: 6.5 ms of a 10 ms stall in the CPU
+ *   profile, right on a small pull's critical path. Tiny pull through the wan profile, interleaved
+ *   medians of 13: 449 → 428 ms and 463 → 439 ms. Over loopback nothing is waited for, and the whole
+ *   compile costs ~3 ms more than the lazy one.
  */
 export const LAUNCH_V8_FLAGS = '--liftoff-only --semi-space-growth-factor=1 --no-wasm-lazy-compilation';
 
