@@ -2,7 +2,7 @@
 // CONNECT tunnel, a plain-HTTP one through absolute-URI GETs, and NO_PROXY keeps traffic off the proxy.
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pull } from '../../../src/pull.js';
@@ -50,7 +50,7 @@ function pullVia(registry: RegistryServer, env: Record<string, string>) {
 async function startTlsProxy(): Promise<{ url: string; tunnels: string[]; close(): Promise<void> }> {
   const tunnels: string[] = [];
   const server = createServer({ cert: await readFile(pki.serverCert), key: await readFile(pki.serverKey) });
-  server.on('connect', (req: { url?: string }, client: import('node:net').Socket, head: Buffer) => {
+  server.on('connect', (req: { url?: string }, client: Socket, head: Buffer) => {
     tunnels.push(req.url ?? '');
     const [host, port] = (req.url ?? '').split(':');
     const upstream = connect(Number(port), host!, () => {
