@@ -33,6 +33,8 @@ export const LAUNCH_V8_FLAGS = '--liftoff-only --semi-space-growth-factor=1 --no
 
 /** Where bin/dray.js's shell line keeps NODE_EXTRA_CA_CERTS away from node's start-up (bin/dray.js says why). */
 export const MOVED_EXTRA_CA_CERTS = 'DRAY_NODE_EXTRA_CA_CERTS';
+/** Set by bin/dray.js's shell line when it set GLIBC_TUNABLES for node itself (bin/dray.js says why). */
+export const SET_GLIBC_TUNABLES = 'DRAY_GLIBC_TUNABLES';
 
 /** What the main bundle exports (cli/entry.ts). */
 interface Entry {
@@ -41,7 +43,7 @@ interface Entry {
 
 /** Runs dray from the bundle at `bundle` for `argv` (process.argv shape); never rejects. */
 export async function launch(bundle: string, argv: readonly string[]): Promise<void> {
-  restoreExtraCaCerts(process.env);
+  restoreEnvironment(process.env);
   const early = preconnect(argv, process.env);
   setFlagsFromString(LAUNCH_V8_FLAGS);
   let source: string;
@@ -67,12 +69,18 @@ export async function launch(bundle: string, argv: readonly string[]): Promise<v
 }
 
 /**
- * Puts back the NODE_EXTRA_CA_CERTS that bin/dray.js moved aside: dray reads it as one more CA file
- * (cli/network-options.ts), and programs it starts, a credential helper among them, see it as set.
+ * Undoes what bin/dray.js's shell line did to the environment, so that dray and the programs it
+ * starts (a credential helper) see the user's: NODE_EXTRA_CA_CERTS comes back (dray reads it as one
+ * more CA file, cli/network-options.ts), and the GLIBC_TUNABLES meant for node alone goes.
  */
-export function restoreExtraCaCerts(env: Record<string, string | undefined>): void {
+export function restoreEnvironment(env: Record<string, string | undefined>): void {
   const moved = env[MOVED_EXTRA_CA_CERTS];
-  if (moved === undefined) return;
-  delete env[MOVED_EXTRA_CA_CERTS];
-  env.NODE_EXTRA_CA_CERTS ??= moved;
+  if (moved !== undefined) {
+    delete env[MOVED_EXTRA_CA_CERTS];
+    env.NODE_EXTRA_CA_CERTS ??= moved;
+  }
+  if (env[SET_GLIBC_TUNABLES] !== undefined) {
+    delete env[SET_GLIBC_TUNABLES];
+    delete env.GLIBC_TUNABLES;
+  }
 }

@@ -144,6 +144,20 @@ describe('each credential source pulls from a token-auth registry', () => {
     expect(await helper.calls()).toEqual([`get ${token.host}`]);
   });
 
+  it('a helper sees the environment dray was started with, not what bin/dray.js set up for node', async () => {
+    const names = ['NODE_EXTRA_CA_CERTS', 'GLIBC_TUNABLES', 'DRAY_NODE_EXTRA_CA_CERTS', 'DRAY_GLIBC_TUNABLES'];
+    const helper = await writeTestHelper(join(home, 'bin'), 'envlog', { [token.host]: { Username: 'alice', Secret: ALICE_PW } }, { logEnv: names });
+    await authFile('.docker/config.json', { auths: { [token.host]: {} }, credHelpers: { [token.host]: 'envlog' } });
+    const ca = join(home, 'extra-ca.pem');
+    await writeFile(ca, '');
+    const run = await runDray(['pull', `${token.host}/private/app:1.0`, '--cache', join(home, 'cache-env'), '--progress', 'none'], {
+      env: { ...env, PATH: `${helper.dir}:${process.env.PATH ?? ''}`, NODE_EXTRA_CA_CERTS: ca, GLIBC_TUNABLES: undefined },
+      direct: true,
+    });
+    expectOk(run);
+    expect(await helper.calls()).toEqual([`get ${token.host}`, `env NODE_EXTRA_CA_CERTS=${ca}`, 'env GLIBC_TUNABLES unset', 'env DRAY_NODE_EXTRA_CA_CERTS unset', 'env DRAY_GLIBC_TUNABLES unset']);
+  });
+
   it('credsStore answers known hosts; "credentials not found" means anonymous', async () => {
     const helper = await writeTestHelper(join(home, 'bin'), 'test', { [token.host]: { Username: 'alice', Secret: ALICE_PW } });
     env.PATH = `${helper.dir}:${process.env.PATH ?? ''}`;
