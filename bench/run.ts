@@ -24,8 +24,12 @@ import { SCENARIO_GROUPS, SCENARIOS, type Scenario } from './scenarios.js';
 import { sharedDrayPeer } from './shared.js';
 import { startWanProxy, type WanProxy, type WanProxyStats } from './wan-proxy.js';
 
-/** Three runs per tool and scenario: enough for a median on a quiet machine, ~10 minutes in all. */
-const DEFAULT_RUNS = 3;
+/**
+ * Five runs per tool and scenario. Three could not separate two tools 5 % apart on the 2-core bench VM
+ * (±0.2 s from one loopback run to the next): the same build's `lan` median moved from 0.02 s ahead of
+ * skopeo to 0.04 s behind between two full runs, with dray faster in 11 of 12 pairs by hand.
+ */
+const DEFAULT_RUNS = 5;
 
 /** Requests kept per run in results.json; a pull of the big image makes a few dozen. */
 const MAX_LOGGED_REQUESTS = 200;
