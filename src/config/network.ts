@@ -59,7 +59,9 @@ export async function openNetwork(ctx: RunContext, options: NetworkOptions, inse
   const flagInsecure = (host: string): boolean => insecure === true || (Array.isArray(insecure) && insecure.includes(host));
   const [required, optional] = await Promise.all([
     Promise.all((options.caFiles ?? []).map((f) => readPem(f, ctx.signal))),
-    Promise.all((options.optionalCaFiles ?? []).map((f) => readOptionalPem(ctx, f))),
+    // SSL_CERT_FILE and NODE_EXTRA_CA_CERTS often name the same bundle: read it, and parse it into each
+    // TLS context, once
+    Promise.all((options.optionalCaFiles ?? []).filter((f) => !(options.caFiles ?? []).includes(f)).map((f) => readOptionalPem(ctx, f))),
   ]);
   const extraCa = [...required, ...optional.filter((pem) => pem !== undefined)];
   const registriesConf = options.registriesConf === undefined ? undefined : await readConf(ctx, options.registriesConf, options.registriesConfIsDefault === true);
