@@ -125,13 +125,19 @@ export async function readPem(path: string, signal?: AbortSignal): Promise<strin
   }
 }
 
+/** What a TLS connection is opened with (undici passes it on to tls.connect). */
+export interface TlsConnectOptions {
+  readonly secureContext?: SecureContext;
+  readonly rejectUnauthorized?: boolean;
+}
+
 /**
  * Returns Node TLS options for the settings; without extra CAs or a client pair, Node's default
- * context. The context is built here, once per call (once per dispatcher), not from `ca` on every
+ * context. The context is built here, once per call (once per distinct settings), not from `ca` on every
  * connection, which is what undici's connector would do: tls.connect parses the whole list into a
  * new store each time, ~45 ms of CPU for the bundled roots plus Debian's bundle on the bench VM.
  */
-export function tlsConnectOptions(s: TlsSettings): { secureContext?: SecureContext; rejectUnauthorized?: boolean } {
+export function tlsConnectOptions(s: TlsSettings): TlsConnectOptions {
   const custom = s.ca.length > 0 || s.cert !== undefined || s.key !== undefined;
   return {
     ...(custom ? { secureContext: secureContextFor(s) } : {}),

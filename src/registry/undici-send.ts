@@ -22,7 +22,7 @@ import buildConnectorModule from 'undici/lib/core/connect.js';
 import proxyAgentModule from 'undici/lib/dispatcher/proxy-agent.js';
 import { AbortedError, errorCode, NetworkError, redactUrl } from '../errors.js';
 import { originPort, type EarlyConnections } from './early-connect.js';
-import { tlsConnectOptions, tlsKey, type TlsSettings } from './tls.js';
+import { tlsConnectOptions, tlsKey, type TlsConnectOptions, type TlsSettings } from './tls.js';
 import type { HttpResponse, Send } from './types.js';
 
 // What undici's index does on load (index.js: Object.assign(Dispatcher.prototype, api)): request() and
@@ -77,6 +77,15 @@ export function createUndiciSend(options: UndiciSendOptions = {}): { send: Send;
     if (k === undefined) tlsKeys.set(tls, (k = tlsKey(tls)));
     return k;
   };
+  // One set of connect options (one TLS context, ~45 ms to build) per distinct settings: an HTTPS
+  // proxy and the registries behind it usually have the same ones.
+  const connectOptions = new Map<string, TlsConnectOptions>();
+  const connectOptionsOf = (tls: TlsSettings): TlsConnectOptions => {
+    const k = keyOf(tls);
+    let o = connectOptions.get(k);
+    if (o === undefined) connectOptions.set(k, (o = tlsConnectOptions(tls)));
+    return o;
+  };
   const tlsOf = async (url: URL, signal?: AbortSignal): Promise<TlsSettings | undefined> =>
     url.protocol === 'https:' ? ((await options.tls?.(url.host, signal)) ?? fallbackTls) : undefined;
   const dispatcherFor = async (url: URL, signal?: AbortSignal): Promise<Dispatcher> => {
@@ -87,7 +96,8 @@ export function createUndiciSend(options: UndiciSendOptions = {}): { send: Send;
     const key = `${proxy?.href ?? 'direct'} ${proxyTls === undefined ? 'plain' : keyOf(proxyTls)} ${tls === undefined ? 'plain' : keyOf(tls)}`;
     let d = dispatchers.get(key);
     if (d === undefined) {
-      d = createDispatcher(options.connections ?? DEFAULT_CONNECTIONS, tls, proxy && { url: proxy, tls: proxyTls }, options.early);
+      const proxied = proxy && { url: proxy, tls: proxyTls && connectOptionsOf(proxyTls) };
+      d = createDispatcher(options.connections ?? DEFAULT_CONNECTIONS, tls && connectOptionsOf(tls), proxied, options.early);
       dispatchers.set(key, d);
     }
     return d;
@@ -124,7 +134,8 @@ export function createUndiciSend(options: UndiciSendOptions = {}): { send: Send;
   };
 }
 
-function createDispatcher(connections: number, tls: TlsSettings | undefined, proxy: { url: URL; tls: TlsSettings | undefined } | undefined, early: EarlyConnections | undefined): Dispatcher {
+/** `tls`: the target's connect options, undefined for plain HTTP; the proxy's likewise. */
+function createDispatcher(connections: number, tls: TlsConnectOptions | undefined, proxy: { url: URL; tls: TlsConnectOptions | undefined } | undefined, early: EarlyConnections | undefined): Dispatcher {
   const common = {
     connections,
     pipelining: 1,
@@ -137,14 +148,14 @@ function createDispatcher(connections: number, tls: TlsSettings | undefined, pro
     // No redirect interceptor is installed, so undici 7 follows no redirects (the maxRedirections: 0 of
     // undici 6): with-redirects.ts follows them and decides which headers may cross origins.
   };
-  const target = { timeout: DEFAULT_CONNECT_TIMEOUT_MS, ...(tls ? tlsConnectOptions(tls) : {}) };
+  const target = { timeout: DEFAULT_CONNECT_TIMEOUT_MS, ...tls };
   if (proxy === undefined) return new Agent({ ...common, connect: early ? withEarly(buildConnector(target), early) : target });
   // ProxyAgent ignores `connect` for the target: its TLS goes in requestTls (undici docs ProxyAgent.md).
   return new ProxyAgent({
     ...common,
     uri: proxy.url.href,
     requestTls: target,
-    proxyTls: { timeout: DEFAULT_CONNECT_TIMEOUT_MS, ...(proxy.tls ? tlsConnectOptions(proxy.tls) : {}) },
+    proxyTls: { timeout: DEFAULT_CONNECT_TIMEOUT_MS, ...proxy.tls },
     proxyTunnel: tls !== undefined,
   });
 }
